@@ -1,0 +1,313 @@
+"""Tally writes: a new version and the rollups above it, in the caller's transaction.
+
+Nothing here commits. A write either adds a version (moving `is_current` off the previous one) and applies the
+difference to every rollup above the TPS, or, when the numbers are unchanged, does nothing at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.models import TPS_SOURCES, Paslon, Race, Rollup, RollupVote, Source, Tally, TallyStatus, TallyVote
+from api.rollups import Delta, Numbers, delta
+from sirekap.codes import LENGTHS, Level
+
+
+class StoreError(ValueError):
+    """A write that the store refuses; nothing was changed."""
+
+
+class VersionConflict(StoreError):
+    """A correction named a version that is no longer current."""
+
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__(f"tally version {expected} is not current; the current version is {current}")
+        self.expected = expected
+        self.current = current
+
+
+@dataclass(frozen=True)
+class RaceInfo:
+    """What a write needs to know about its race, loaded once per batch."""
+
+    id: int
+    region_code: str
+    paslon_ids: frozenset[int]
+
+    @classmethod
+    async def load(cls, session: AsyncSession, race_id: int) -> RaceInfo:
+        race = await session.get_one(Race, race_id)
+        ids = (await session.scalars(select(Paslon.id).where(Paslon.race_id == race_id))).all()
+        return cls(race.id, race.region_code, frozenset(ids))
+
+    def rollup_codes(self, tps_code: str) -> list[str]:
+        """The regions whose rollups a TPS feeds: its ancestors from the race's own region down to its desa."""
+        top = len(self.region_code)
+        return [tps_code[:n] for n in sorted(set(LENGTHS.values())) if top <= n < LENGTHS[Level.TPS]]
+
+
+@dataclass(frozen=True)
+class TallyInput:
+    """One source's numbers as submitted or fetched."""
+
+    votes: Mapping[int, int]  # paslon id -> votes
+    valid: int | None = None
+    invalid: int | None = None
+    total: int | None = None
+    voters_dpt: int | None = None
+    voters_dptb: int | None = None
+    voters_non_dpt: int | None = None
+    voters_total: int | None = None
+    tps_claimed: int | None = None
+    source_ts: datetime | None = None
+    status: TallyStatus = TallyStatus.PROVISIONAL
+    findings: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+    entered_by: str | None = None
+    note: str | None = None
+
+    def numbers(self) -> Numbers:
+        return Numbers(dict(self.votes), self.valid, self.invalid, self.total, self.voters_total)
+
+
+_COMPARED = (
+    "valid",
+    "invalid",
+    "total",
+    "voters_dpt",
+    "voters_dptb",
+    "voters_non_dpt",
+    "voters_total",
+    "tps_claimed",
+)
+
+
+@dataclass(frozen=True)
+class Written:
+    """The outcome of a write: the current version and whether this write created it."""
+
+    tally_id: int
+    version: int
+    changed: bool
+
+
+async def record_tps_tally(
+    session: AsyncSession,
+    race: RaceInfo,
+    *,
+    tps_id: int,
+    tps_code: str,
+    source: Source,
+    tally: TallyInput,
+    received_at: datetime,
+    expected_version: int | None = None,
+) -> Written:
+    """Record a TPS-level tally (Sirekap or C.Hasil) and update the rollups above the TPS."""
+    if source not in TPS_SOURCES:
+        raise StoreError(f"source {source} is not counted per TPS")
+    old, old_votes = await _current(session, race.id, source, tps_code, 0)
+    written = await _write(
+        session, race, source, tps_code, 0, tps_id, tally, received_at, expected_version, old, old_votes
+    )
+    if written.changed:
+        old_numbers = None if old is None else Numbers(old_votes, old.valid, old.invalid, old.total, old.voters_total)
+        change = delta(old_numbers, tally.numbers())
+        await _apply(session, race, source, race.rollup_codes(tps_code), change, tally.source_ts, received_at)
+    return written
+
+
+async def record_region_tally(
+    session: AsyncSession,
+    race: RaceInfo,
+    *,
+    region_code: str,
+    source: Source,
+    tally: TallyInput,
+    received_at: datetime,
+    claimant: int = 0,
+    expected_version: int | None = None,
+) -> Written:
+    """Record a region-level tally: a posko claim (with its claimant's ballot number) or a pleno result."""
+    if source in TPS_SOURCES:
+        raise StoreError(f"source {source} is counted per TPS, not per region")
+    old, old_votes = await _current(session, race.id, source, region_code, claimant)
+    return await _write(
+        session,
+        race,
+        source,
+        region_code,
+        claimant,
+        None,
+        tally,
+        received_at,
+        expected_version,
+        old,
+        old_votes,
+    )
+
+
+async def _current(
+    session: AsyncSession, race_id: int, source: Source, subject: str, claimant: int
+) -> tuple[Tally | None, dict[int, int]]:
+    old = await session.scalar(
+        select(Tally)
+        .where(
+            Tally.race_id == race_id,
+            Tally.source == source,
+            Tally.subject_code == subject,
+            Tally.claimant == claimant,
+            Tally.is_current,
+        )
+        .with_for_update()
+    )
+    if old is None:
+        return None, {}
+    rows = await session.execute(select(TallyVote.paslon_id, TallyVote.votes).where(TallyVote.tally_id == old.id))
+    return old, {paslon: votes for paslon, votes in rows}
+
+
+def _unchanged(old: Tally, old_votes: Mapping[int, int], new: TallyInput) -> bool:
+    return (
+        dict(old_votes) == dict(new.votes)
+        and all(getattr(old, name) == getattr(new, name) for name in _COMPARED)
+        and list(old.findings) == [dict(f) for f in new.findings]
+        and old.status == new.status
+    )
+
+
+async def _write(
+    session: AsyncSession,
+    race: RaceInfo,
+    source: Source,
+    subject: str,
+    claimant: int,
+    tps_id: int | None,
+    tally: TallyInput,
+    received_at: datetime,
+    expected_version: int | None,
+    old: Tally | None,
+    old_votes: dict[int, int],
+) -> Written:
+    unknown = set(tally.votes) - race.paslon_ids
+    if unknown:
+        raise StoreError(f"votes for paslon {sorted(unknown)} who are not in race {race.id}")
+    negative = {p: v for p, v in tally.votes.items() if v < 0}
+    if negative:
+        raise StoreError(f"negative votes {negative} for {subject}")
+    current_version = old.version if old else 0
+    if expected_version is not None and expected_version != current_version:
+        raise VersionConflict(expected_version, current_version)
+    if old is not None and _unchanged(old, old_votes, tally):
+        return Written(old.id, old.version, changed=False)
+    if old is not None:
+        await session.execute(update(Tally).where(Tally.id == old.id).values(is_current=False))
+    tally_id = await session.scalar(
+        insert(Tally)
+        .values(
+            race_id=race.id,
+            source=source,
+            subject_code=subject,
+            claimant=claimant,
+            tps_id=tps_id,
+            version=current_version + 1,
+            is_current=True,
+            status=tally.status,
+            valid=tally.valid,
+            invalid=tally.invalid,
+            total=tally.total,
+            voters_dpt=tally.voters_dpt,
+            voters_dptb=tally.voters_dptb,
+            voters_non_dpt=tally.voters_non_dpt,
+            voters_total=tally.voters_total,
+            tps_claimed=tally.tps_claimed,
+            source_ts=tally.source_ts,
+            received_at=received_at,
+            findings=[dict(f) for f in tally.findings],
+            entered_by=tally.entered_by,
+            note=tally.note,
+        )
+        .returning(Tally.id)
+    )
+    assert tally_id is not None
+    if tally.votes:
+        await session.execute(
+            insert(TallyVote),
+            [{"tally_id": tally_id, "paslon_id": p, "votes": v} for p, v in sorted(tally.votes.items())],
+        )
+    return Written(tally_id, current_version + 1, changed=True)
+
+
+def _upsert(session: AsyncSession) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def _apply(
+    session: AsyncSession,
+    race: RaceInfo,
+    source: Source,
+    codes: list[str],
+    change: Delta,
+    source_ts: datetime | None,
+    now: datetime,
+) -> None:
+    upsert = _upsert(session)
+    keys = {"race_id": race.id, "source": source}
+    stmt = upsert(Rollup).values(
+        [
+            {
+                **keys,
+                "region_code": code,
+                "tps_in": change.tps_in,
+                "valid": change.valid,
+                "invalid": change.invalid,
+                "total": change.total,
+                "voters_total": change.voters_total,
+                "latest_source_ts": source_ts,
+                "updated_at": now,
+            }
+            for code in codes
+        ]
+    )
+    new = stmt.excluded
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Rollup.race_id, Rollup.source, Rollup.region_code],
+            set_={
+                "tps_in": Rollup.tps_in + new.tps_in,
+                "valid": Rollup.valid + new.valid,
+                "invalid": Rollup.invalid + new.invalid,
+                "total": Rollup.total + new.total,
+                "voters_total": Rollup.voters_total + new.voters_total,
+                "latest_source_ts": case(
+                    (
+                        or_(Rollup.latest_source_ts.is_(None), new.latest_source_ts > Rollup.latest_source_ts),
+                        new.latest_source_ts,
+                    ),
+                    else_=Rollup.latest_source_ts,
+                ),
+                "updated_at": new.updated_at,
+            },
+        )
+    )
+    votes = [(p, v) for p, v in change.votes.items() if v]
+    if votes:
+        stmt = upsert(RollupVote).values(
+            [{**keys, "region_code": code, "paslon_id": p, "votes": v} for code in codes for p, v in votes]
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[
+                    RollupVote.race_id,
+                    RollupVote.source,
+                    RollupVote.region_code,
+                    RollupVote.paslon_id,
+                ],
+                set_={"votes": RollupVote.votes + stmt.excluded.votes},
+            )
+        )

@@ -1,0 +1,109 @@
+"""The `pantau` command: the composition root that reads settings once and starts each part.
+
+pantau api [--port 8000]          the GraphQL API (with background sync when PANTAU_SIREKAP_URL is set)
+pantau monitor [--port 8001]      the monitor sidecar
+pantau sim --scenario NAME        the Sirekap simulator (port 8002)
+pantau sync [--follow]            sync the configured races from Sirekap
+pantau db upgrade|downgrade       run the database migrations
+pantau load NAME                  load a dataset (belu-2020)
+pantau demo                       the whole stack locally, on SQLite
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from api.settings import Settings
+
+#: Subcommands implemented by a service's own `run(argv) -> int`, imported only when used.
+DELEGATED = {
+    "api": "api.cli",
+    "monitor": "monitor.cli",
+    "sim": "sirekap.sim.cli",
+    "sync": "api.sync.cli",
+    "demo": "pantau.demo",
+    "token": "api.tokens_cli",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in DELEGATED:
+        return _delegate(args[0], args[1:])
+    parser = _parser()
+    ns = parser.parse_args(args)
+    handler: Callable[[argparse.Namespace], int] = ns.handler
+    return handler(ns)
+
+
+def _delegate(command: str, rest: list[str]) -> int:
+    module = importlib.import_module(DELEGATED[command])
+    run: Callable[[list[str]], int] = module.run
+    return run(rest)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pantau", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in DELEGATED:
+        sub.add_parser(name, help=f"see `pantau {name} --help`", add_help=False)
+    db = sub.add_parser("db", help="database migrations")
+    db_sub = db.add_subparsers(dest="action", required=True)
+    up = db_sub.add_parser("upgrade", help="migrate to the newest schema (or --revision)")
+    up.add_argument("--revision", default="head")
+    up.set_defaults(handler=_db_upgrade)
+    down = db_sub.add_parser("downgrade", help="migrate down to --revision (default: empty)")
+    down.add_argument("--revision", default="base")
+    down.set_defaults(handler=_db_downgrade)
+    load = sub.add_parser("load", help="load a dataset: belu-2020")
+    load.add_argument("name")
+    load.set_defaults(handler=_load)
+    return parser
+
+
+def _settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def _db_upgrade(ns: argparse.Namespace) -> int:
+    from api.migrate import upgrade
+
+    asyncio.run(upgrade(_settings().database_url, ns.revision))
+    print(f"database at revision {ns.revision}")
+    return 0
+
+
+def _db_downgrade(ns: argparse.Namespace) -> int:
+    from api.migrate import downgrade
+
+    asyncio.run(downgrade(_settings().database_url, ns.revision))
+    print(f"database at revision {ns.revision}")
+    return 0
+
+
+def _load(ns: argparse.Namespace) -> int:
+    from api.loader import DATASETS, LoadError, load_dataset
+
+    if ns.name not in DATASETS:
+        print(f"unknown dataset {ns.name!r}; known: {', '.join(sorted(DATASETS))}", file=sys.stderr)
+        return 2
+    try:
+        result = asyncio.run(load_dataset(_settings().database_url, ns.name, now=datetime.now(UTC)))
+    except LoadError as error:
+        print(f"pantau load {ns.name}: {error}; nothing was loaded", file=sys.stderr)
+        return 1
+    if result.created:
+        print(f"loaded {result.slug}: {result.tps} TPS, {result.regions} new regions, {result.tallies} tallies")
+    else:
+        print(f"{result.slug} is already loaded; nothing to do")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
