@@ -216,6 +216,7 @@ class Tally(Base):
     source_ts: Mapped[datetime | None]
     received_at: Mapped[datetime]
     findings: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    finding_count: Mapped[int] = mapped_column(Integer, default=0)
     entered_by: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(String(500))
 

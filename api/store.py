@@ -229,6 +229,7 @@ async def _write(
             source_ts=tally.source_ts,
             received_at=received_at,
             findings=[dict(f) for f in tally.findings],
+            finding_count=len(tally.findings),
             entered_by=tally.entered_by,
             note=tally.note,
         )

@@ -133,6 +133,7 @@ def upgrade() -> None:
     sa.Column('source_ts', api.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('received_at', api.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('findings', sa.JSON(), nullable=False),
+    sa.Column('finding_count', sa.Integer(), nullable=False),
     sa.Column('entered_by', sa.String(length=64), nullable=True),
     sa.Column('note', sa.String(length=500), nullable=True),
     sa.ForeignKeyConstraint(['race_id'], ['races.id'], name=op.f('fk_tallies_race_id_races')),
