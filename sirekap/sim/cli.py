@@ -1,0 +1,78 @@
+"""`pantau sim`: run the Sirekap simulator.
+
+    pantau sim --scenario belu-2020 --speed 60            election night in Belu, an hour a minute, from 13:00 WITA
+    pantau sim --scenario national --tps 823236 --seed 2024
+    pantau sim --scenario belu-2020 --fault denied@/pilkada/hhcw,status=200 --fault slow,delay_s=2
+
+Data on --port (8002), the admin API on --admin-port (default: port + 1); see `sirekap/sim/admin.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from datetime import datetime
+
+from sirekap.sim.faults import FaultKind
+from sirekap.sim.server import Listeners
+from sirekap.sim.simulator import SCENARIOS, SimOptions, create_simulator
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pantau sim", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--scenario", required=True, choices=SCENARIOS)
+    parser.add_argument("--speed", type=float, default=1.0, help="scenario seconds per real second; 0 pauses")
+    parser.add_argument("--start", type=datetime.fromisoformat, help="scenario start, ISO with offset")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8002)
+    parser.add_argument("--admin-port", type=int, help="default: --port + 1")
+    parser.add_argument("--source-zone", default="Asia/Jakarta", help="zone of the ts strings (default WIB)")
+    parser.add_argument("--no-schedule", action="store_true", help="without the scenario's scheduled outage")
+    parser.add_argument(
+        "--outage", default="error", choices=[FaultKind.ERROR, FaultKind.REFUSED, FaultKind.HANG], help="belu-2020"
+    )
+    parser.add_argument("--fault", action="append", default=[], help="KIND[@PATH][,key=value…], repeatable")
+    parser.add_argument("--tps", type=int, default=823_236, help="national: number of TPS")
+    parser.add_argument("--seed", type=int, default=2024, help="national: seed of the tree and the numbers")
+    parser.add_argument("--reporting", type=float, default=1.0, help="national: share of TPS with data at start")
+    parser.add_argument("--log-level", default="info")
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    ns = _parser().parse_args(argv)
+    if ns.start is not None and ns.start.tzinfo is None:
+        raise SystemExit("--start needs a UTC offset, e.g. 2020-12-09T13:00+08:00")
+    logging.basicConfig(level=ns.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = SimOptions(
+        scenario=ns.scenario,
+        at=ns.start,
+        speed=ns.speed,
+        source_zone=ns.source_zone,
+        schedule=not ns.no_schedule,
+        outage=ns.outage,
+        seed=ns.seed,
+        tps=ns.tps,
+        reporting=ns.reporting,
+        faults=tuple(ns.fault),
+        listeners=Listeners(ns.host, ns.port, ns.admin_port or ns.port + 1, ns.log_level.lower()),
+    )
+    server = create_simulator(options)
+    try:
+        import uvloop
+
+        uvloop.run(server.serve())
+    except ImportError:
+        asyncio.run(server.serve())
+    return 0
+
+
+def main() -> None:  # `python -m sirekap.sim.cli`
+    raise SystemExit(run(__import__("sys").argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

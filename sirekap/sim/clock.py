@@ -1,0 +1,58 @@
+"""The scenario clock: scenario time = anchor + real time elapsed since the anchor × speed.
+
+Speed 0 pauses the clock; tests set it to any instant (14:00 WITA on election night) without waiting. The real
+time source is injected (`real`, seconds as a float, monotonic), so a test can drive the clock by hand.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+
+class ScenarioClock:
+    def __init__(self, start: datetime, speed: float = 1.0, real: Callable[[], float] = time.monotonic) -> None:
+        _require_aware(start)
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        self._real = real
+        self._lock = threading.Lock()
+        self._anchor = start.astimezone(UTC)
+        self._anchor_real = real()
+        self._speed = speed
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    def now(self) -> datetime:
+        """The scenario's current instant, in UTC."""
+        with self._lock:
+            elapsed = (self._real() - self._anchor_real) * self._speed
+            return self._anchor + timedelta(seconds=elapsed)
+
+    def set(self, at: datetime | None = None, speed: float | None = None) -> None:
+        """Jump to `at` (default: stay where it is) and run on at `speed` (default: unchanged)."""
+        if at is not None:
+            _require_aware(at)
+        if speed is not None and speed < 0:
+            raise ValueError("speed must be >= 0")
+        current = self.now()
+        with self._lock:
+            self._anchor = (at or current).astimezone(UTC)
+            self._anchor_real = self._real()
+            if speed is not None:
+                self._speed = speed
+
+
+def floor_to(at: datetime, interval: timedelta) -> datetime:
+    """The latest multiple of `interval` (counted from the Unix epoch) at or before `at`."""
+    step = interval.total_seconds()
+    return datetime.fromtimestamp((at.timestamp() // step) * step, tz=UTC)
+
+
+def _require_aware(at: datetime) -> None:
+    if at.tzinfo is None:
+        raise ValueError(f"{at.isoformat()} has no time zone")
