@@ -14,9 +14,13 @@ import asyncio
 import logging
 from datetime import datetime
 
+from sirekap.sim.belu_timeline import WITA
 from sirekap.sim.faults import FaultKind
 from sirekap.sim.server import Listeners
 from sirekap.sim.simulator import SCENARIOS, SimOptions, create_simulator
+from sirekap.timestamps import WIB
+
+LOCAL_ZONES = {"belu-2020": WITA, "national": WIB}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--scenario", required=True, choices=SCENARIOS)
     parser.add_argument("--speed", type=float, default=1.0, help="scenario seconds per real second; 0 pauses")
-    parser.add_argument("--start", type=datetime.fromisoformat, help="scenario start, ISO with offset")
+    parser.add_argument(
+        "--start",
+        type=datetime.fromisoformat,
+        help="scenario start, ISO; without an offset it is local time (WITA for belu-2020, WIB for national)",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8002)
     parser.add_argument("--admin-port", type=int, help="default: --port + 1")
@@ -45,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 def run(argv: list[str]) -> int:
     ns = _parser().parse_args(argv)
     if ns.start is not None and ns.start.tzinfo is None:
-        raise SystemExit("--start needs a UTC offset, e.g. 2020-12-09T13:00+08:00")
+        ns.start = ns.start.replace(tzinfo=LOCAL_ZONES[ns.scenario])
     logging.basicConfig(level=ns.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = SimOptions(
         scenario=ns.scenario,
