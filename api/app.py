@@ -3,37 +3,77 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from redis.asyncio import Redis
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from api.db import create_engine, sessionmaker
+from api.graphql.http import CachedGet, PantauGraphQL, RateLimited
+from api.graphql.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
+from api.graphql.schema import build_schema
+from api.http_metrics import HttpMetrics
 from api.settings import Settings
 
+#: Something to run for the app's lifetime (the background sync), given the app's state.
+Background = Callable[[Any], AbstractAsyncContextManager[None]]
 
-def create_app(settings: Settings) -> Starlette:
+
+def create_app(settings: Settings, *, background: Sequence[Background] = (), schema: Any = None) -> Starlette:
     engine = create_engine(settings.database_url)
     sessions = sessionmaker(engine)
+    registry = CollectorRegistry()
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    limiter: RateLimiter = (
+        RedisRateLimiter(redis, settings.rate_limit_per_minute)
+        if redis is not None
+        else LocalRateLimiter(settings.rate_limit_per_minute)
+    )
+    graphql: Any = PantauGraphQL(schema or build_schema(settings), sessions, settings)
+    graphql = CachedGet(graphql, sessions, settings.cache_max_age)
+    if settings.rate_limit_per_minute > 0:
+        graphql = RateLimited(graphql, limiter)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            await engine.dispose()
+        async with AsyncExitStack() as stack:
+            for task in background:
+                await stack.enter_async_context(task(app.state))
+            try:
+                yield
+            finally:
+                if redis is not None:
+                    await redis.aclose()
+                await engine.dispose()
 
     async def healthz(request: Request) -> Response:
         async with sessions() as session:
             await session.connection()
         return JSONResponse({"status": "ok"})
 
-    app = Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/metrics", metrics),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        middleware=[Middleware(HttpMetrics, registry=registry)],
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     app.state.sessions = sessions
+    app.state.registry = registry
     return app
 
 

@@ -21,6 +21,15 @@ class Settings:
     redis_url: str | None = None
     development: bool = False
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+    #: GraphQL limits
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_batch: int = 5
+    #: Query cost a client may spend per minute; 0 turns rate limiting off.
+    rate_limit_per_minute: int = 3000
+    #: Cache-Control max-age of GET responses, seconds.
+    cache_max_age: int = 5
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -37,4 +46,10 @@ class Settings:
             redis_url=environ.get("PANTAU_REDIS_URL") or None,
             development=environ.get("PANTAU_DEVELOPMENT", "").lower() in {"1", "true", "yes"},
             allowed_origins=split("PANTAU_ALLOWED_ORIGINS"),
+            max_depth=int(environ.get("PANTAU_MAX_DEPTH", "10")),
+            max_aliases=int(environ.get("PANTAU_MAX_ALIASES", "15")),
+            max_tokens=int(environ.get("PANTAU_MAX_TOKENS", "2000")),
+            max_batch=int(environ.get("PANTAU_MAX_BATCH", "5")),
+            rate_limit_per_minute=int(environ.get("PANTAU_RATE_LIMIT", "3000")),
+            cache_max_age=int(environ.get("PANTAU_CACHE_MAX_AGE", "5")),
         )

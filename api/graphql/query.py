@@ -1,0 +1,203 @@
+"""The Query type: what a frontend asks for to build a results page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from sqlalchemy import select
+
+from api import models
+from api.graphql.context import Info
+from api.graphql.errors import PublicError
+from api.graphql.types import Race, Region, Source, Tps
+from api.read.tps import MAX_PAGE, CursorError, TpsFilter, TpsOrder, TpsStatus, findings_below, tps_page
+from sirekap.codes import CodeError, Level, level_of
+
+TpsStatusEnum = strawberry.enum(TpsStatus, description="Where a TPS stands: waiting, reported, or anomaly.")
+TpsOrderEnum = strawberry.enum(TpsOrder, description="How TPS pages are ordered (always then by code).")
+
+
+@strawberry.type(description="A TPS in a page, with the cursor to continue after it.")
+class TpsEdge:
+    cursor: str = strawberry.field(description="Pass as `after` to get the TPS that follow.")
+    node: Tps = strawberry.field(description="The TPS.")
+
+
+@strawberry.type(description="Where a page ends and whether more follow.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether another page follows.")
+    end_cursor: str | None = strawberry.field(description="The cursor of the last edge.")
+
+
+@strawberry.type(description="A page of TPS in keyset order.")
+class TpsConnection:
+    edges: list[TpsEdge] = strawberry.field(description="The TPS of this page.")
+    page_info: PageInfo = strawberry.field(description="Paging state.")
+    total_count: int = strawberry.field(description="How many TPS match the filters in all pages.")
+
+
+@strawberry.type(description="A failed consistency check on the current numbers of a TPS or region.")
+class SubjectFinding:
+    subject_code: str = strawberry.field(description="The TPS or region code the numbers belong to.")
+    source: Source = strawberry.field(description="The source of the numbers.")  # type: ignore[valid-type]
+    check: str = strawberry.field(description="The check's stable name.")
+    kind: str = strawberry.field(description="'invalid' or 'incomplete'.")
+    message: str = strawberry.field(description="What failed, with the numbers.")
+
+
+async def _races(info: Info) -> list[models.Race]:
+    async with info.context.sessions() as session:
+        return list(await session.scalars(select(models.Race).order_by(models.Race.voting_day.desc(), models.Race.id)))
+
+
+async def _race_for(info: Info, slug: str | None, code: str) -> models.Race | None:
+    """The race named by slug, else the newest race whose region covers the code."""
+    races = await _races(info)
+    if slug is not None:
+        return next((r for r in races if r.slug == slug), None)
+    return next((r for r in races if code.startswith(r.region_code)), None)
+
+
+def _check_code(code: str) -> Level:
+    try:
+        return level_of(code)
+    except CodeError as error:
+        raise PublicError(str(error)) from error
+
+
+RaceSlug = Annotated[
+    str | None, strawberry.argument(description="Race slug; default: the newest race covering the code.")
+]
+
+
+@strawberry.type(description="Read access to races, regions, TPS and results from every source.")
+class Query:
+    @strawberry.field(description="Every race, newest first.")
+    async def races(self, info: Info) -> list[Race]:
+        return [Race.of(r) for r in await _races(info)]
+
+    @strawberry.field(description="A race by slug, e.g. pkwkk-5304-2020.")
+    async def race(self, info: Info, slug: str) -> Race | None:
+        found = next((r for r in await _races(info) if r.slug == slug), None)
+        return Race.of(found) if found else None
+
+    @strawberry.field(description="A region by code (2, 4, 6 or 10 digits) as covered by a race.")
+    async def region(self, info: Info, code: str, race: RaceSlug = None) -> Region | None:
+        if _check_code(code) is Level.TPS:
+            raise PublicError(f"{code} is a TPS code; use the tps query")
+        found_race = await _race_for(info, race, code)
+        if found_race is None:
+            return None
+        covered = await info.context.loaders.race_region.load((found_race.id, code))
+        region = await info.context.loaders.region.load(code)
+        if region is None or (covered is None and code != found_race.region_code[: len(code)]):
+            return None
+        return Region.of(region, found_race)
+
+    @strawberry.field(description="A TPS by its 13-digit code.")
+    async def tps(self, info: Info, code: str, race: RaceSlug = None) -> Tps | None:
+        if _check_code(code) is not Level.TPS:
+            raise PublicError(f"{code} is not a 13-digit TPS code")
+        found_race = await _race_for(info, race, code)
+        if found_race is None:
+            return None
+        async with info.context.sessions() as session:
+            row = await session.scalar(
+                select(models.Tps).where(models.Tps.race_id == found_race.id, models.Tps.code == code)
+            )
+        return _tps(row, found_race) if row else None
+
+    @strawberry.field(description=f"TPS of a race, filtered and ordered, {MAX_PAGE} per page at most.")
+    async def tps_connection(
+        self,
+        info: Info,
+        race: str,
+        region: str | None = None,
+        status: TpsStatusEnum | None = None,  # type: ignore[valid-type]
+        reported_by: Source | None = None,  # type: ignore[valid-type]
+        has_findings: bool | None = None,
+        min_registered_voters: int | None = None,
+        max_registered_voters: int | None = None,
+        order_by: TpsOrderEnum = TpsOrder.CODE,  # type: ignore[valid-type]
+        descending: bool = False,
+        votes_source: Source = models.Source.SIREKAP,  # type: ignore[valid-type]
+        first: int = 50,
+        after: str | None = None,
+    ) -> TpsConnection:
+        if not 0 <= first <= MAX_PAGE:
+            raise PublicError(f"first must be between 0 and {MAX_PAGE}")
+        if region is not None:
+            _check_code(region)
+        found_race = next((r for r in await _races(info) if r.slug == race), None)
+        if found_race is None:
+            raise PublicError(f"no race {race!r}")
+        filters = TpsFilter(region, status, reported_by, has_findings, min_registered_voters, max_registered_voters)
+        try:
+            async with info.context.sessions() as session:
+                page = await tps_page(
+                    session,
+                    found_race.id,
+                    filters,
+                    order=order_by,
+                    source=votes_source,
+                    descending=descending,
+                    first=first,
+                    after=after,
+                )
+        except CursorError as error:
+            raise PublicError(str(error)) from error
+        edges = [
+            TpsEdge(
+                cursor=row.cursor,
+                node=Tps(
+                    id=row.id,
+                    race_id=found_race.id,
+                    time_zone=found_race.time_zone,
+                    desa_code=row.desa_code,
+                    code=row.code,
+                    number=row.number,
+                    registered_voters=row.registered_voters,
+                ),
+            )
+            for row in page.rows
+        ]
+        return TpsConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None),
+            total_count=page.total_count,
+        )
+
+    @strawberry.field(description="Failed consistency checks on current numbers in a region and below it.")
+    async def findings(self, info: Info, race: str, region: str, first: int = MAX_PAGE) -> list[SubjectFinding]:
+        if not 0 <= first <= MAX_PAGE:
+            raise PublicError(f"first must be between 0 and {MAX_PAGE}")
+        _check_code(region)
+        found_race = next((r for r in await _races(info) if r.slug == race), None)
+        if found_race is None:
+            raise PublicError(f"no race {race!r}")
+        async with info.context.sessions() as session:
+            tallies = await findings_below(session, found_race.id, region, first)
+        return [
+            SubjectFinding(
+                subject_code=t.subject_code,
+                source=models.Source(t.source),
+                check=f.get("check", ""),
+                kind=f.get("kind", ""),
+                message=f.get("message", ""),
+            )
+            for t, _ in tallies
+            for f in t.findings
+        ]
+
+
+def _tps(row: models.Tps, race: models.Race) -> Tps:
+    return Tps(
+        id=row.id,
+        race_id=race.id,
+        time_zone=race.time_zone,
+        desa_code=row.desa_code,
+        code=row.code,
+        number=row.number,
+        registered_voters=row.registered_voters,
+    )

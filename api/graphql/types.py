@@ -1,0 +1,417 @@
+"""The GraphQL types, in the domain's words. They wrap read-side records; the ORM never leaks through."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from datetime import date, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import strawberry
+
+from api import models
+from api.graphql.context import Info
+from api.read import results as read
+from sirekap.codes import Level, level_of
+
+Source = strawberry.enum(models.Source, description="Where numbers come from; sources are never mixed silently.")
+ResultStatus = strawberry.enum(
+    models.TallyStatus, description="PROVISIONAL counts, a CLAIM by one paslon's post, or the OFFICIAL pleno result."
+)
+RegionLevel = strawberry.enum(Level, description="A level of the region tree.")
+
+
+@strawberry.enum(description="Where a region stands on the way to its official result.")
+class RegionStatus(enum.Enum):
+    WAITING = "waiting"
+    PARTIAL = "partial"
+    COUNT_COMPLETE = "count_complete"
+    PLENO_KECAMATAN_DONE = "pleno_kecamatan_done"
+    OFFICIAL = "official"
+
+
+@strawberry.type(description="A moment, in UTC and in the race's local time zone.")
+class Timestamp:
+    utc: datetime = strawberry.field(description="The moment in UTC.")
+    zone: str = strawberry.field(description="The local zone's abbreviation, e.g. WITA.")
+    local: str = strawberry.field(description="Local time as people read it, e.g. '2020-12-09 14:00 WITA'.")
+
+    @classmethod
+    def of(cls, at: datetime | None, time_zone: str) -> Timestamp | None:
+        if at is None:
+            return None
+        local = at.astimezone(ZoneInfo(time_zone))
+        zone = local.tzname() or time_zone
+        return cls(utc=at, zone=zone, local=f"{local:%Y-%m-%d %H:%M} {zone}")
+
+
+@strawberry.type(description="A candidate pair (pasangan calon) with its ballot number.")
+class Paslon:
+    number: int = strawberry.field(description="Ballot number (nomor urut).")
+    calon: str = strawberry.field(description="The candidate for head of region.")
+    wakil: str = strawberry.field(description="The candidate for deputy.")
+    short_name: str = strawberry.field(description="The pair's short name or package, e.g. SEHATI.")
+    colour: str | None = strawberry.field(description="Display colour, #rrggbb.")
+
+    @classmethod
+    def of(cls, p: models.Paslon) -> Paslon:
+        return cls(number=p.number, calon=p.calon, wakil=p.wakil, short_name=p.short_name, colour=p.colour)
+
+
+@strawberry.type(description="Votes for one paslon in one result.")
+class PaslonVotes:
+    paslon: Paslon = strawberry.field(description="The pair.")
+    votes: int = strawberry.field(description="Votes counted for the pair.")
+    share: float | None = strawberry.field(description="Share of the votes for all pairs in this result, 0..1.")
+
+
+@strawberry.type(description="How complete a result is: units reported out of units expected.")
+class Coverage:
+    unit: str = strawberry.field(description="What is counted: 'tps', or the level of the plenos ('kecamatan').")
+    reported: int = strawberry.field(description="Units in (for a claim: the TPS it claims to cover).")
+    expected: int = strawberry.field(description="Units in the region.")
+    ratio: float | None = strawberry.field(description="reported / expected, 0..1.")
+
+
+@strawberry.type(description="A consistency check that failed (an anomaly).")
+class Finding:
+    check: str = strawberry.field(description="The check's stable name, e.g. votes_sum_valid.")
+    kind: str = strawberry.field(description="'invalid' (a contradiction) or 'incomplete' (numbers missing).")
+    message: str = strawberry.field(description="What failed, with the numbers.")
+
+    @classmethod
+    def many(cls, findings: list[dict[str, str]]) -> list[Finding]:
+        return [cls(check=f.get("check", ""), kind=f.get("kind", ""), message=f.get("message", "")) for f in findings]
+
+
+@strawberry.type(description="One source's numbers for one region.")
+class Result:
+    source: Source = strawberry.field(description="Where the numbers come from.")  # type: ignore[valid-type]
+    status: ResultStatus = strawberry.field(description="Provisional, claim or official.")  # type: ignore[valid-type]
+    votes: list[PaslonVotes] = strawberry.field(description="Votes per paslon, by ballot number.")
+    valid: int | None = strawberry.field(description="Valid votes (suara sah).")
+    invalid: int | None = strawberry.field(description="Invalid votes (suara tidak sah).")
+    total: int | None = strawberry.field(description="All ballots cast.")
+    coverage: Coverage = strawberry.field(description="How complete this source is for the region.")
+    as_of: Timestamp | None = strawberry.field(description="The source's own time for these numbers.")
+    received_at: Timestamp | None = strawberry.field(description="When Pantau received them.")
+    leader: Paslon | None = strawberry.field(description="The pair with the most votes; null on a tie or no votes.")
+    margin: int | None = strawberry.field(description="Votes between the leader and the runner-up.")
+    claimant: Paslon | None = strawberry.field(description="For a posko claim: the pair whose post made it.")
+    note: str | None = strawberry.field(description="Where the numbers were read or published.")
+    findings: list[Finding] = strawberry.field(description="Failed consistency checks on these numbers.")
+    is_official: bool = strawberry.field(description="True only for a pleno result covering the whole region.")
+    is_claim: bool = strawberry.field(description="True for a campaign post's claim: never a result.")
+
+    @classmethod
+    def of(cls, r: read.SourceResult, paslon: list[models.Paslon], time_zone: str) -> Result:
+        counted = sum(r.votes.values())
+        ordered = sorted(paslon, key=lambda p: p.number)
+        votes = [
+            PaslonVotes(
+                paslon=Paslon.of(p),
+                votes=r.votes.get(p.id, 0),
+                share=(r.votes.get(p.id, 0) / counted) if counted else None,
+            )
+            for p in ordered
+        ]
+        ranked = sorted(votes, key=lambda v: v.votes, reverse=True)
+        leader = margin = None
+        if ranked and ranked[0].votes > 0:
+            margin = ranked[0].votes - (ranked[1].votes if len(ranked) > 1 else 0)
+            leader = ranked[0].paslon if margin > 0 else None
+        claimant = next((p for p in paslon if p.number == r.claimant), None) if r.claimant else None
+        return cls(
+            source=r.source,
+            status=r.status,
+            votes=votes,
+            valid=r.valid,
+            invalid=r.invalid,
+            total=r.total,
+            coverage=Coverage(
+                unit=r.unit,
+                reported=r.reported,
+                expected=r.expected,
+                ratio=(r.reported / r.expected) if r.expected else None,
+            ),
+            as_of=Timestamp.of(r.as_of, time_zone),
+            received_at=Timestamp.of(r.received_at, time_zone),
+            leader=leader,
+            margin=margin,
+            claimant=Paslon.of(claimant) if claimant else None,
+            note=r.note,
+            findings=Finding.many(r.findings),
+            is_official=r.status is models.TallyStatus.OFFICIAL and r.source is not models.Source.POSKO,
+            is_claim=r.source is models.Source.POSKO,
+        )
+
+    def votes_of(self, number: int) -> int:
+        return next((v.votes for v in self.votes if v.paslon.number == number), 0)
+
+
+@strawberry.type(description="How far one source's votes for one paslon are from the reference result's.")
+class Difference:
+    source: Source = strawberry.field(description="The compared source.")  # type: ignore[valid-type]
+    claimant: Paslon | None = strawberry.field(description="For a claim: whose claim.")
+    reference: Source = strawberry.field(description="The reference: the official pleno, else Sirekap.")  # type: ignore[valid-type]
+    paslon: Paslon = strawberry.field(description="The pair.")
+    difference: int = strawberry.field(description="Source's votes minus the reference's.")
+
+
+@strawberry.type(description="Every source side by side for one region.")
+class Comparison:
+    official: Result | None = strawberry.field(description="The official result for this region, once it exists.")
+    results: list[Result] = strawberry.field(description="Sirekap, C.Hasil and the plenos that apply here.")
+    claims: list[Result] = strawberry.field(description="Each posko claim: claims, never results.")
+    differences: list[Difference] = strawberry.field(description="Per-paslon differences against the reference.")
+
+
+def compare(results: list[Result], claims: list[Result]) -> Comparison:
+    official = next((r for r in results if r.is_official and r.source is not models.Source.PLENO_KECAMATAN), None)
+    official = official or next((r for r in results if r.is_official), None)
+    reference = official or next((r for r in results if r.source is models.Source.SIREKAP), None)
+    differences = []
+    if reference is not None:
+        for other in [*results, *claims]:
+            if other is reference:
+                continue
+            for v in other.votes:
+                differences.append(
+                    Difference(
+                        source=other.source,
+                        claimant=other.claimant,
+                        reference=reference.source,
+                        paslon=v.paslon,
+                        difference=v.votes - reference.votes_of(v.paslon.number),
+                    )
+                )
+    return Comparison(official=official, results=results, claims=claims, differences=differences)
+
+
+REGION_SOURCES = [
+    models.Source.SIREKAP,
+    models.Source.CHASIL,
+    models.Source.PLENO_KECAMATAN,
+    models.Source.PLENO_KABUPATEN,
+]
+
+
+@strawberry.type(description="A region of the tree as covered by one race: provinsi, kabupaten/kota, kecamatan, desa.")
+class Region:
+    race_id: strawberry.Private[int]
+    time_zone: strawberry.Private[str]
+    parent_code: strawberry.Private[str | None]
+    code: str = strawberry.field(description="Kemendagri code without dots, e.g. 530412.")
+    name: str = strawberry.field(description="Name as Sirekap spells it.")
+    level: RegionLevel = strawberry.field(description="Level in the tree.")  # type: ignore[valid-type]
+
+    @classmethod
+    def of(cls, region: models.Region, race: models.Race) -> Region:
+        return cls(
+            race_id=race.id,
+            time_zone=race.time_zone,
+            parent_code=region.parent_code,
+            code=region.code,
+            name=region.name,
+            level=Level(region.level),
+        )
+
+    async def _race(self, info: Info) -> models.Race:
+        race = await info.context.loaders.race.load(self.race_id)
+        assert race is not None
+        return race
+
+    @strawberry.field(description="The region above; null at the top of the tree.")
+    async def parent(self, info: Info) -> Region | None:
+        if self.parent_code is None:
+            return None
+        found = await info.context.loaders.region.load(self.parent_code)
+        return Region.of(found, await self._race(info)) if found else None
+
+    @strawberry.field(description="Every region above, top first.")
+    async def ancestors(self, info: Info) -> list[Region]:
+        race = await self._race(info)
+        codes = [self.code[:n] for n in (2, 4, 6) if n < len(self.code)]
+        found = await info.context.loaders.region.load_many(codes)
+        return [Region.of(r, race) for r in found if r is not None]
+
+    @strawberry.field(description="The regions directly below that the race covers, by code.")
+    async def children(self, info: Info) -> list[Region]:
+        race = await self._race(info)
+        return [Region.of(r, race) for r in await info.context.loaders.children.load((self.race_id, self.code))]
+
+    @strawberry.field(description="TPS below this region in the race.")
+    async def tps_total(self, info: Info) -> int:
+        row = await info.context.loaders.race_region.load((self.race_id, self.code))
+        return row.tps_total if row else 0
+
+    @strawberry.field(description="Registered voters (DPT) below this region in the race.")
+    async def registered_voters(self, info: Info) -> int:
+        row = await info.context.loaders.race_region.load((self.race_id, self.code))
+        return row.registered_voters if row else 0
+
+    @strawberry.field(description="One source's result here; null when the source has none for this level.")
+    async def results(self, info: Info, source: Source) -> Result | None:  # type: ignore[valid-type]
+        if source is models.Source.POSKO or not read.applies(source, self.code):
+            return None
+        found = await info.context.loaders.result.load((self.race_id, source, self.code))
+        if found is None:
+            return None
+        return Result.of(found, await info.context.loaders.paslon.load(self.race_id), self.time_zone)
+
+    @strawberry.field(description="The posko claims made for this region, one per claiming paslon.")
+    async def claims(self, info: Info) -> list[Result]:
+        paslon = await info.context.loaders.paslon.load(self.race_id)
+        found = await info.context.loaders.claims.load((self.race_id, self.code))
+        return [Result.of(c, paslon, self.time_zone) for c in found]
+
+    @strawberry.field(description="Every source side by side, with the official result marked and claims apart.")
+    async def comparison(self, info: Info) -> Comparison:
+        found = await asyncio.gather(*(self.results(info, s) for s in REGION_SOURCES))
+        return compare([r for r in found if r is not None], await self.claims(info))
+
+    @strawberry.field(description="Each child region with its result for one source, in one query.")
+    async def breakdown(self, info: Info, source: Source) -> list[RegionResult]:  # type: ignore[valid-type]
+        children = await self.children(info)
+        found = await asyncio.gather(*(child.results(info, source) for child in children))
+        return [RegionResult(region=c, result=r) for c, r in zip(children, found, strict=True)]
+
+    @strawberry.field(description="Where the region stands: waiting, partial, count complete, plenos done, official.")
+    async def status(self, info: Info) -> RegionStatus:
+        found = await asyncio.gather(*(self.results(info, s) for s in REGION_SOURCES))
+        results = {r.source: r for r in found if r is not None}
+        for source in (models.Source.PLENO_KABUPATEN, models.Source.PLENO_KECAMATAN):
+            if source in results and results[source].is_official:
+                return (
+                    RegionStatus.OFFICIAL
+                    if source is models.Source.PLENO_KABUPATEN
+                    else RegionStatus.PLENO_KECAMATAN_DONE
+                )
+        if level_of(self.code) is Level.DESA:
+            kecamatan = await info.context.loaders.result.load(
+                (self.race_id, models.Source.PLENO_KECAMATAN, self.code[:6])
+            )
+            if kecamatan is not None:
+                return RegionStatus.PLENO_KECAMATAN_DONE
+        counted = [results[s].coverage for s in (models.Source.SIREKAP, models.Source.CHASIL) if s in results]
+        best = max((c.reported for c in counted), default=0)
+        expected = max((c.expected for c in counted), default=0)
+        if expected and best >= expected:
+            return RegionStatus.COUNT_COMPLETE
+        return RegionStatus.PARTIAL if best else RegionStatus.WAITING
+
+
+@strawberry.type(description="A child region and its result for the requested source.")
+class RegionResult:
+    region: Region = strawberry.field(description="The child region.")
+    result: Result | None = strawberry.field(description="Its result; null when the source has none there.")
+
+
+@strawberry.type(description="An election contest over one region, e.g. the bupati race of Belu.")
+class Race:
+    id: strawberry.Private[int]
+    region_code: strawberry.Private[str]
+    slug: str = strawberry.field(description="Stable identifier, e.g. pkwkk-5304-2020.")
+    kind: str = strawberry.field(description="pkwkk (bupati/walikota), pkwkp (gubernur) or ppwp (presiden).")
+    title: str = strawberry.field(description="The race's official title.")
+    voting_day: date = strawberry.field(description="Voting day.")
+    time_zone: str = strawberry.field(description="IANA zone of the race's region, e.g. Asia/Makassar.")
+    voter_cap_per_tps: int = strawberry.field(description="Most voters a TPS may have in this race.")
+
+    @classmethod
+    def of(cls, race: models.Race) -> Race:
+        return cls(
+            id=race.id,
+            region_code=race.region_code,
+            slug=race.slug,
+            kind=race.kind,
+            title=race.title,
+            voting_day=race.voting_day,
+            time_zone=race.time_zone,
+            voter_cap_per_tps=race.voter_cap_per_tps,
+        )
+
+    @strawberry.field(description="The region the race covers.")
+    async def region(self, info: Info) -> Region:
+        race = await info.context.loaders.race.load(self.id)
+        found = await info.context.loaders.region.load(self.region_code)
+        assert race is not None and found is not None
+        return Region.of(found, race)
+
+    @strawberry.field(description="The candidate pairs, by ballot number.")
+    async def paslon(self, info: Info) -> list[Paslon]:
+        return [Paslon.of(p) for p in await info.context.loaders.paslon.load(self.id)]
+
+
+@strawberry.type(description="One version of one source's numbers for a TPS.")
+class TallyVersion:
+    source: Source = strawberry.field(description="Where the numbers come from.")  # type: ignore[valid-type]
+    version: int = strawberry.field(description="1 for the first numbers; each correction adds one.")
+    is_current: bool = strawberry.field(description="Whether this is the version in force.")
+    result: Result = strawberry.field(description="The numbers of this version.")
+    entered_by: str | None = strawberry.field(description="Who or what recorded it.")
+
+
+@strawberry.type(description="A polling station (tempat pemungutan suara).")
+class Tps:
+    id: strawberry.Private[int]
+    race_id: strawberry.Private[int]
+    time_zone: strawberry.Private[str]
+    desa_code: strawberry.Private[str]
+    code: str = strawberry.field(description="13-digit code: desa code + TPS number.")
+    number: int = strawberry.field(description="TPS number within its desa/kelurahan.")
+    registered_voters: int = strawberry.field(description="Registered voters (DPT).")
+
+    @strawberry.field(description="The desa/kelurahan of the TPS.")
+    async def desa(self, info: Info) -> Region:
+        race = await info.context.loaders.race.load(self.race_id)
+        found = await info.context.loaders.region.load(self.desa_code)
+        assert race is not None and found is not None
+        return Region.of(found, race)
+
+    @strawberry.field(description="Every version of every source's numbers for this TPS, oldest first.")
+    async def history(self, info: Info) -> list[TallyVersion]:
+        from api.read.tps import tally_history
+
+        async with info.context.sessions() as session:
+            versions = await tally_history(session, self.id)
+        paslon = await info.context.loaders.paslon.load(self.race_id)
+        return [
+            TallyVersion(
+                source=models.Source(t.source),
+                version=t.version,
+                is_current=t.is_current,
+                result=Result.of(_tps_result(t, votes, self.registered_voters), paslon, self.time_zone),
+                entered_by=t.entered_by,
+            )
+            for t, votes in versions
+        ]
+
+    @strawberry.field(description="The current numbers of one source for this TPS; null before any arrive.")
+    async def results(self, info: Info, source: Source) -> Result | None:  # type: ignore[valid-type]
+        current = [v for v in await self.history(info) if v.is_current and v.source is source]
+        return current[0].result if current else None
+
+
+Cursor = Annotated[str, strawberry.argument(description="An opaque cursor from a previous page.")]
+
+
+def _tps_result(t: models.Tally, votes: dict[int, int], registered: int) -> read.SourceResult:
+    return read.SourceResult(
+        source=models.Source(t.source),
+        region_code=t.subject_code,
+        status=models.TallyStatus(t.status),
+        votes=votes,
+        valid=t.valid,
+        invalid=t.invalid,
+        total=t.total,
+        unit="tps",
+        reported=1,
+        expected=1,
+        as_of=t.source_ts,
+        received_at=t.received_at,
+        note=t.note,
+        findings=list(t.findings),
+        version=t.version,
+    )

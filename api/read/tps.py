@@ -1,0 +1,232 @@
+"""TPS pages with keyset cursors, a TPS's tally history, and findings below a region."""
+
+from __future__ import annotations
+
+import base64
+import enum
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from api.models import TPS_SOURCES, RaceRegion, Source, Tally, TallyVote, Tps
+from sirekap.codes import Level, level_of
+
+MAX_PAGE = 100
+
+_COLUMN_BY_LEVEL = {
+    Level.PROVINSI: Tps.provinsi_code,
+    Level.KABUPATEN: Tps.kabupaten_code,
+    Level.KECAMATAN: Tps.kecamatan_code,
+    Level.DESA: Tps.desa_code,
+}
+
+
+class TpsStatus(enum.StrEnum):
+    """Where a TPS stands: no numbers yet, numbers in, or numbers in with a failed consistency check."""
+
+    WAITING = "waiting"
+    REPORTED = "reported"
+    ANOMALY = "anomaly"
+
+
+class TpsOrder(enum.StrEnum):
+    CODE = "code"
+    VALID_VOTES = "valid_votes"
+    TURNOUT = "turnout"
+
+
+class CursorError(ValueError):
+    """A cursor that this query did not hand out."""
+
+
+@dataclass(frozen=True)
+class TpsFilter:
+    region_code: str | None = None
+    status: TpsStatus | None = None
+    reported_by: Source | None = None
+    has_findings: bool | None = None
+    min_registered_voters: int | None = None
+    max_registered_voters: int | None = None
+
+    def only_region(self) -> bool:
+        return (
+            self.status is None
+            and self.reported_by is None
+            and self.has_findings is None
+            and self.min_registered_voters is None
+            and self.max_registered_voters is None
+        )
+
+
+@dataclass(frozen=True)
+class TpsRow:
+    id: int
+    code: str
+    number: int
+    desa_code: str
+    registered_voters: int
+    valid: int | None
+    total: int | None
+    sort_key: int | str
+    cursor: str
+
+
+@dataclass(frozen=True)
+class TpsPage:
+    rows: list[TpsRow]
+    has_next_page: bool
+    total_count: int
+
+
+def encode_cursor(order: TpsOrder, key: int | str, code: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([order.value, key, code]).encode()).decode()
+
+
+def decode_cursor(order: TpsOrder, cursor: str) -> tuple[int | str, str]:
+    try:
+        kind, key, code = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as error:
+        raise CursorError("the cursor is not one this API handed out") from error
+    if kind != order.value or not isinstance(code, str) or not isinstance(key, int | str):
+        raise CursorError("the cursor belongs to another ordering")
+    return key, code
+
+
+def _any_tps_tally(*extra: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists().where(
+        Tally.tps_id == Tps.id, Tally.is_current, Tally.source.in_([s.value for s in TPS_SOURCES]), *extra
+    )
+
+
+def _filters(race_id: int, f: TpsFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [Tps.race_id == race_id]
+    if f.region_code:
+        level = level_of(f.region_code)
+        where.append(Tps.code == f.region_code if level is Level.TPS else _COLUMN_BY_LEVEL[level] == f.region_code)
+    if f.min_registered_voters is not None:
+        where.append(Tps.registered_voters >= f.min_registered_voters)
+    if f.max_registered_voters is not None:
+        where.append(Tps.registered_voters <= f.max_registered_voters)
+    if f.reported_by is not None:
+        where.append(exists().where(Tally.tps_id == Tps.id, Tally.is_current, Tally.source == f.reported_by))
+    anomaly = _any_tps_tally(Tally.finding_count > 0)
+    if f.has_findings is not None:
+        where.append(anomaly if f.has_findings else ~anomaly)
+    if f.status is TpsStatus.WAITING:
+        where.append(~_any_tps_tally())
+    elif f.status is TpsStatus.REPORTED:
+        where.extend([_any_tps_tally(), ~anomaly])
+    elif f.status is TpsStatus.ANOMALY:
+        where.append(anomaly)
+    return where
+
+
+async def tps_page(
+    session: AsyncSession,
+    race_id: int,
+    filters: TpsFilter,
+    *,
+    order: TpsOrder = TpsOrder.CODE,
+    source: Source = Source.SIREKAP,
+    descending: bool = False,
+    first: int = 50,
+    after: str | None = None,
+) -> TpsPage:
+    """One page of TPS in keyset order; `total_count` comes from race_regions when only the region filters."""
+    if not 0 <= first <= MAX_PAGE:
+        raise ValueError(f"first must be between 0 and {MAX_PAGE}")
+    tally = aliased(Tally)
+    joined = and_(tally.tps_id == Tps.id, tally.source == source, tally.is_current)
+    if order is TpsOrder.CODE:
+        key: Any = Tps.code
+    elif order is TpsOrder.VALID_VOTES:
+        key = func.coalesce(tally.valid, -1)
+    else:  # basis points of registered voters who cast a ballot; -1 when unknown
+        key = func.coalesce(tally.total * 10000 / func.nullif(Tps.registered_voters, 0), -1)
+    where = _filters(race_id, filters)
+    if after is not None:
+        after_key, after_code = decode_cursor(order, after)
+        if order is TpsOrder.CODE:
+            where.append(Tps.code < after_code if descending else Tps.code > after_code)
+        else:
+            bound = literal(after_key)
+            if descending:
+                where.append(or_(key < bound, and_(key == bound, Tps.code < after_code)))
+            else:
+                where.append(or_(key > bound, and_(key == bound, Tps.code > after_code)))
+    ordering = [key.desc(), Tps.code.desc()] if descending else [key.asc(), Tps.code.asc()]
+    if order is TpsOrder.CODE:
+        ordering = ordering[1:]
+    query = (
+        select(Tps.id, Tps.code, Tps.number, Tps.desa_code, Tps.registered_voters, tally.valid, tally.total, key)
+        .select_from(Tps)
+        .outerjoin(tally, joined)
+        .where(*where)
+        .order_by(*ordering)
+        .limit(first + 1)
+    )
+    rows = (await session.execute(query)).all()
+    page = [
+        TpsRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], encode_cursor(order, r[7], r[1])) for r in rows[:first]
+    ]
+    return TpsPage(page, len(rows) > first, await _count(session, race_id, filters))
+
+
+async def _count(session: AsyncSession, race_id: int, filters: TpsFilter) -> int:
+    if filters.only_region():
+        code = filters.region_code
+        if code is None:
+            race_total = await session.scalar(
+                select(func.max(RaceRegion.tps_total)).where(RaceRegion.race_id == race_id)
+            )
+            return race_total or 0
+        if level_of(code) is not Level.TPS:
+            stored = await session.scalar(
+                select(RaceRegion.tps_total).where(RaceRegion.race_id == race_id, RaceRegion.region_code == code)
+            )
+            return stored or 0
+    count = await session.scalar(select(func.count()).select_from(Tps).where(*_filters(race_id, filters)))
+    return count or 0
+
+
+async def tally_history(session: AsyncSession, tps_id: int) -> list[tuple[Tally, dict[int, int]]]:
+    """Every version of every source's tally for a TPS, oldest first."""
+    tallies = list(
+        await session.scalars(select(Tally).where(Tally.tps_id == tps_id).order_by(Tally.source, Tally.version))
+    )
+    return await _with_votes(session, tallies)
+
+
+async def findings_below(
+    session: AsyncSession, race_id: int, region_code: str, limit: int = MAX_PAGE
+) -> list[tuple[Tally, dict[int, int]]]:
+    """Current tallies with findings for the region or anything below it, by subject code."""
+    tallies = list(
+        await session.scalars(
+            select(Tally)
+            .where(
+                Tally.race_id == race_id,
+                Tally.is_current,
+                Tally.finding_count > 0,
+                Tally.subject_code.startswith(region_code),
+            )
+            .order_by(Tally.subject_code, Tally.source)
+            .limit(limit)
+        )
+    )
+    return await _with_votes(session, tallies)
+
+
+async def _with_votes(session: AsyncSession, tallies: list[Tally]) -> list[tuple[Tally, dict[int, int]]]:
+    votes: dict[int, dict[int, int]] = {t.id: {} for t in tallies}
+    if tallies:
+        rows = await session.execute(
+            select(TallyVote.tally_id, TallyVote.paslon_id, TallyVote.votes).where(TallyVote.tally_id.in_(list(votes)))
+        )
+        for tally_id, paslon_id, count in rows:
+            votes[tally_id][paslon_id] = count
+    return [(t, votes[t.id]) for t in tallies]
