@@ -32,7 +32,7 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
     registry = CollectorRegistry()
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     limiter: RateLimiter = (
-        RedisRateLimiter(redis, settings.rate_limit_per_minute)
+        RedisRateLimiter(redis, settings.rate_limit_per_minute, f"{settings.redis_prefix}:rate")
         if redis is not None
         else LocalRateLimiter(settings.rate_limit_per_minute)
     )

@@ -19,6 +19,8 @@ class Settings:
     sync_interval_seconds: float = 60.0
     monitor_url: str | None = None
     redis_url: str | None = None
+    #: Prefix of every Redis key Pantau writes, so several deployments can share one Redis.
+    redis_prefix: str = "pantau"
     development: bool = False
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     #: GraphQL limits
@@ -44,6 +46,7 @@ class Settings:
             sync_interval_seconds=float(environ.get("PANTAU_SYNC_INTERVAL", "60")),
             monitor_url=environ.get("PANTAU_MONITOR_URL") or None,
             redis_url=environ.get("PANTAU_REDIS_URL") or None,
+            redis_prefix=environ.get("PANTAU_REDIS_PREFIX", "pantau"),
             development=environ.get("PANTAU_DEVELOPMENT", "").lower() in {"1", "true", "yes"},
             allowed_origins=split("PANTAU_ALLOWED_ORIGINS"),
             max_depth=int(environ.get("PANTAU_MAX_DEPTH", "10")),

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import api.sync.models  # noqa: F401  (the sync tables belong to the same metadata)
 from api.models import Base
 
 connection = context.config.attributes.get("connection")

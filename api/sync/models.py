@@ -1,0 +1,62 @@
+"""Sync state, stored next to the data it describes so a pass commits both together.
+
+`sync_regions` says, per region of a race, which row of its parent's table (votes and TPS progress, as a
+fingerprint) its whole subtree has been synced to, with the HTTP validators of its aggregated file. It is written in
+the same transaction as the last tallies below the region, so after a crash the next pass re-descends exactly where
+work is missing. `sync_races` keeps the outcome of the last pass; `sync_rejections` is a bounded log of documents
+that were refused, with the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.models import Base
+
+
+class SyncRace(Base):
+    """A synced race: when its tree was bootstrapped and how its last pass went."""
+
+    __tablename__ = "sync_races"
+
+    race_id: Mapped[int] = mapped_column(ForeignKey("races.id"), primary_key=True)
+    target: Mapped[str] = mapped_column(String(32))  # "pkwkk 5304", as configured
+    bootstrapped_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_outcome: Mapped[str | None] = mapped_column(String(16))
+    last_reason: Mapped[str | None] = mapped_column(String(500))
+    upstream_ts: Mapped[datetime | None]
+    tps_in: Mapped[int | None] = mapped_column(Integer)
+    tps_total: Mapped[int | None] = mapped_column(Integer)
+
+
+class SyncRegion(Base):
+    """How far one region's subtree is synced, and the validators of its aggregated file."""
+
+    __tablename__ = "sync_regions"
+
+    race_id: Mapped[int] = mapped_column(ForeignKey("races.id"), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(32))
+    etag: Mapped[str | None] = mapped_column(String(128))
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    source_ts: Mapped[datetime | None]
+    synced_at: Mapped[datetime]
+
+
+class SyncRejection(Base):
+    """A document that was refused or could not be fetched, with why; the newest few hundred per race are kept."""
+
+    __tablename__ = "sync_rejections"
+    __table_args__ = (Index("ix_sync_rejections_race_at", "race_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    race_id: Mapped[int] = mapped_column(ForeignKey("races.id"))
+    path: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(500))
+    at: Mapped[datetime]
