@@ -10,18 +10,16 @@ over N connections, random TPS paths), warm-up first, then the median of several
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import random
-import socket
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import loadgen  # noqa: E402
 
 BASELINE_APP = """
 import sys, uvicorn
@@ -37,89 +35,12 @@ uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[1]), http='httptools', loop
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(port: int, path: str, deadline_s: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"nothing answers on port {port}")
-
-
-# --- the load generator (its own process) ----------------------------------------------------------------------
-
-
-async def _connection(port: int, paths: list[str], stop_at: float, latencies: list[float]) -> int:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    done = 0
-    rng = random.Random(id(latencies) + len(latencies))
-    while time.perf_counter() < stop_at:
-        request = f"GET {rng.choice(paths)} HTTP/1.1\r\nHost: sim\r\n\r\n".encode()
-        started = time.perf_counter()
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-        await reader.readexactly(length)
-        latencies.append(time.perf_counter() - started)
-        done += 1
-    writer.close()
-    return done
-
-
-async def _load(port: int, paths: list[str], seconds: float, connections: int) -> dict[str, float]:
-    latencies: list[float] = []
-    stop_at = time.perf_counter() + seconds
-    started = time.perf_counter()
-    counts = await asyncio.gather(*(_connection(port, paths, stop_at, latencies) for _ in range(connections)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {"rps": sum(counts) / elapsed, "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000}
-
-
-def load_main(port: int, paths_file: str, seconds: float, connections: int) -> None:
-    paths = Path(paths_file).read_text().split()
-    try:
-        import uvloop
-
-        result = uvloop.run(_load(port, paths, seconds, connections))
-    except ImportError:
-        result = asyncio.run(_load(port, paths, seconds, connections))
-    print(json.dumps(result))
-
-
-def measure(port: int, paths_file: Path, seconds: float, connections: int) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--load", str(port), str(paths_file), str(seconds), str(connections)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return dict(json.loads(out.strip().splitlines()[-1]))
-
-
-# --- the benchmark ----------------------------------------------------------------------------------------------
-
-
-def bench(label: str, port: int, paths_file: Path, rounds: int, seconds: float, connections: int) -> dict[str, float]:
-    measure(port, paths_file, min(2.0, seconds), connections)  # warm-up
-    results = [measure(port, paths_file, seconds, connections) for _ in range(rounds)]
-    for i, r in enumerate(results, start=1):
-        print(f"  {label:<10} round {i}: {r['rps']:8.0f} req/s   p99 {r['p99_ms']:6.1f} ms", flush=True)
-    return {
-        "rps": statistics.median(r["rps"] for r in results),
-        "p99_ms": statistics.median(r["p99_ms"] for r in results),
-    }
+def bench(
+    label: str, port: int, paths: list[str], n: int, seconds: float, connections: int, workdir: Path
+) -> dict[str, float]:
+    figures = loadgen.rounds(port, [loadgen.get(p) for p in paths], n, seconds, connections, workdir)
+    print(f"  {label:<10} {figures['rps']:8.0f} req/s   p99 {figures['p99_ms']:6.1f} ms", flush=True)
+    return figures
 
 
 def main() -> int:
@@ -127,11 +48,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 rounds of 3 s (under a minute)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--tps", type=int, default=823_236)
-    parser.add_argument("--load", nargs=4, help=argparse.SUPPRESS)
     ns = parser.parse_args()
-    if ns.load:
-        load_main(int(ns.load[0]), ns.load[1], float(ns.load[2]), int(ns.load[3]))
-        return 0
     rounds, seconds = (3, 3.0) if ns.quick else (5, 10.0)
 
     from sirekap.codes import url_path
@@ -141,9 +58,7 @@ def main() -> int:
     rng = random.Random(1)
     paths = [f"/pemilu/hhcw/ppwp/{url_path(tree.tps_at(rng.randrange(tree.tps_total)))}.json" for _ in range(20_000)]
     workdir = Path(subprocess.check_output(["mktemp", "-d"], text=True).strip())
-    paths_file = workdir / "paths.txt"
-    paths_file.write_text("\n".join(paths))
-
+    free_port, wait_for = loadgen.free_port, loadgen.wait_for
     sim_port, base_port = free_port(), free_port()
     sim = subprocess.Popen(
         [sys.executable, "-m", "sirekap.sim.cli", "--scenario", "national", "--tps", str(ns.tps), "--speed", "0",
@@ -160,8 +75,8 @@ def main() -> int:
         baseline = subprocess.Popen([sys.executable, "-c", BASELINE_APP, str(base_port), str(body_file)], cwd=ROOT)
         wait_for(base_port, "/")
         print(f"national TPS documents, {ns.connections} keep-alive connections, {rounds} rounds of {seconds:.0f} s")
-        simulator = bench("simulator", sim_port, paths_file, rounds, seconds, ns.connections)
-        plain = bench("baseline", base_port, paths_file, rounds, seconds, ns.connections)
+        simulator = bench("simulator", sim_port, paths, rounds, seconds, ns.connections, workdir)
+        plain = bench("baseline", base_port, paths, rounds, seconds, ns.connections, workdir)
     finally:
         for process in (sim, baseline):
             if process is not None:
