@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -39,12 +40,20 @@ class PantauGraphQL(GraphQL[Context, None]):
 
 
 class CachedGet:
-    """ETag and Cache-Control for GET queries; a matching If-None-Match is answered 304 without executing."""
+    """ETag and Cache-Control for GET queries.
 
-    def __init__(self, app: ASGIApp, sessions: async_sessionmaker[AsyncSession], max_age: int) -> None:
+    The ETag hashes the query with the data version, so a matching If-None-Match is answered 304 and a repeated
+    query is answered from memory, both without executing, until the data changes.
+    """
+
+    def __init__(
+        self, app: ASGIApp, sessions: async_sessionmaker[AsyncSession], max_age: int, entries: int = 256
+    ) -> None:
         self.app = app
         self.sessions = sessions
         self.max_age = max_age
+        self.entries = entries
+        self.answers: OrderedDict[str, bytes] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or not scope.get("query_string"):
@@ -54,19 +63,34 @@ class CachedGet:
             version = await data_version(session)
         digest = hashlib.sha256(f"{version}\n".encode() + scope["query_string"]).hexdigest()[:32]
         etag = f'W/"{digest}"'
+        headers = {"ETag": etag, **self._cache_headers()}
         if etag in Headers(scope=scope).get("if-none-match", ""):
-            await Response(status_code=304, headers={"ETag": etag, **self._cache_headers()})(scope, receive, send)
+            await Response(status_code=304, headers=headers)(scope, receive, send)
             return
+        cached = self.answers.get(etag)
+        if cached is not None:
+            self.answers.move_to_end(etag)
+            await Response(cached, media_type="application/json", headers=headers)(scope, receive, send)
+            return
+        status = 0
+        body: list[bytes] = []
 
         async def tagged(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 200:
-                headers = MutableHeaders(scope=message)
-                headers["ETag"] = etag
-                for name, value in self._cache_headers().items():
-                    headers[name] = value
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if status == 200:
+                    MutableHeaders(scope=message).update(headers)
+            elif message["type"] == "http.response.body" and status == 200:
+                body.append(message.get("body", b""))
             await send(message)
 
         await self.app(scope, receive, tagged)
+        answer = b"".join(body)
+        if status == 200 and answer.startswith(b'{"data"') and b'"errors"' not in answer:
+            self.answers[etag] = answer
+            while len(self.answers) > self.entries:
+                self.answers.popitem(last=False)
 
     def _cache_headers(self) -> dict[str, str]:
         return {"Cache-Control": f"public, max-age={self.max_age}", "Vary": "Accept"}

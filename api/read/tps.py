@@ -39,6 +39,10 @@ class TpsOrder(enum.StrEnum):
     TURNOUT = "turnout"
 
 
+#: The current tally joined to each TPS for ordering; one alias, so SQLAlchemy's statement cache is hit.
+_TALLY = aliased(Tally, name="current_tally")
+
+
 class CursorError(ValueError):
     """A cursor that this query did not hand out."""
 
@@ -139,7 +143,7 @@ async def tps_page(
     """One page of TPS in keyset order; `total_count` comes from race_regions when only the region filters."""
     if not 0 <= first <= MAX_PAGE:
         raise ValueError(f"first must be between 0 and {MAX_PAGE}")
-    tally = aliased(Tally)
+    tally = _TALLY
     joined = and_(tally.tps_id == Tps.id, tally.source == source, tally.is_current)
     if order is TpsOrder.CODE:
         key: Any = Tps.code
