@@ -37,7 +37,7 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
         else LocalRateLimiter(settings.rate_limit_per_minute)
     )
     graphql: Any = PantauGraphQL(schema or build_schema(settings), sessions, settings)
-    graphql = CachedGet(graphql, sessions, settings.cache_max_age)
+    graphql = CachedGet(graphql, sessions, settings.cache_max_age, settings.cache_version_seconds)
     if settings.rate_limit_per_minute > 0:
         graphql = RateLimited(graphql, limiter)
 

@@ -32,6 +32,8 @@ class Settings:
     rate_limit_per_minute: int = 3000
     #: Cache-Control max-age of GET responses, seconds.
     cache_max_age: int = 5
+    #: How long a read of the data version (behind ETags) is reused, seconds.
+    cache_version_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -55,4 +57,5 @@ class Settings:
             max_batch=int(environ.get("PANTAU_MAX_BATCH", "5")),
             rate_limit_per_minute=int(environ.get("PANTAU_RATE_LIMIT", "3000")),
             cache_max_age=int(environ.get("PANTAU_CACHE_MAX_AGE", "5")),
+            cache_version_seconds=float(environ.get("PANTAU_CACHE_VERSION_SECONDS", "1")),
         )

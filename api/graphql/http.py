@@ -43,24 +43,42 @@ class CachedGet:
     """ETag and Cache-Control for GET queries.
 
     The ETag hashes the query with the data version, so a matching If-None-Match is answered 304 and a repeated
-    query is answered from memory, both without executing, until the data changes.
+    query is answered from memory, both without executing, until the data changes. The data version itself is
+    read at most once per `version_seconds` (well inside the max-age that clients may cache anyway).
     """
 
     def __init__(
-        self, app: ASGIApp, sessions: async_sessionmaker[AsyncSession], max_age: int, entries: int = 256
+        self,
+        app: ASGIApp,
+        sessions: async_sessionmaker[AsyncSession],
+        max_age: int,
+        version_seconds: float = 1.0,
+        entries: int = 256,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.sessions = sessions
         self.max_age = max_age
+        self.version_seconds = version_seconds
         self.entries = entries
+        self.clock = clock
         self.answers: OrderedDict[str, bytes] = OrderedDict()
+        self._version: tuple[float, str] | None = None
+
+    async def _data_version(self) -> str:
+        now = self.clock()
+        if self._version is not None and now - self._version[0] < self.version_seconds:
+            return self._version[1]
+        async with self.sessions() as session:
+            version = await data_version(session)
+        self._version = (now, version)
+        return version
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or not scope.get("query_string"):
             await self.app(scope, receive, send)
             return
-        async with self.sessions() as session:
-            version = await data_version(session)
+        version = await self._data_version()
         digest = hashlib.sha256(f"{version}\n".encode() + scope["query_string"]).hexdigest()[:32]
         etag = f'W/"{digest}"'
         headers = {"ETag": etag, **self._cache_headers()}

@@ -41,7 +41,7 @@ def test_post_and_get_queries(belu_database_url: str) -> None:
 
 
 async def test_etag_answers_304_until_the_data_changes(belu_database_url: str) -> None:
-    settings = Settings(database_url=belu_database_url)
+    settings = Settings(database_url=belu_database_url, cache_version_seconds=0)
     with serving(create_app(settings)) as base:
         async with httpx.AsyncClient(base_url=base) as client:
             first = await client.get("/graphql", params={"query": HEADLINE})
