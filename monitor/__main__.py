@@ -1,0 +1,5 @@
+import sys
+
+from monitor.cli import run
+
+raise SystemExit(run(sys.argv[1:]))

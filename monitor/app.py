@@ -1,0 +1,99 @@
+"""The monitor's ASGI app: the probe loop in its lifespan, /metrics, /api/status, /api/incidents, /healthz, /."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import httpx
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from monitor import page, views
+from monitor.metrics import MonitorCollector
+from monitor.runner import Clock, Monitor, utc_now
+from monitor.settings import Settings
+from monitor.store import Store
+
+
+def create_app(settings: Settings, *, clock: Clock = utc_now, run_loop: bool = True) -> Starlette:
+    """The monitor app. With `run_loop=False` nothing probes by itself: tests call `app.state.monitor.probe_all()`."""
+    store = Store(settings.database_url)
+    client = httpx.AsyncClient(timeout=settings.timeout_seconds, headers={"User-Agent": "pantau-monitor"})
+    registry = CollectorRegistry()
+    monitor = Monitor(settings, store, client, clock=clock, registry=registry)
+    registry.register(MonitorCollector(monitor))
+    zone = settings.display_zone
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await monitor.start()
+        task = asyncio.create_task(monitor.run()) if run_loop else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await client.aclose()
+            await store.close()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "targets": len(monitor.views)})
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def status(request: Request) -> Response:
+        return JSONResponse({"targets": [views.status(v, zone) for v in monitor.views.values()]})
+
+    async def incidents(request: Request) -> Response:
+        params = request.query_params
+        try:
+            start = _time(params.get("from"))
+            end = _time(params.get("to"))
+        except ValueError:
+            return JSONResponse({"error": "from and to must be ISO 8601 times with an offset"}, status_code=400)
+        found = await store.incidents(target=params.get("target"), start=start, end=end)
+        records = [views.incident_record(i, zone) for i in found]
+        if params.get("format") == "csv":
+            return PlainTextResponse(views.incidents_csv(records), media_type="text/csv; charset=utf-8")
+        return JSONResponse({"incidents": records})
+
+    async def home(request: Request) -> Response:
+        now = clock()
+        sections = []
+        for name, view in monitor.views.items():
+            found = await store.incidents(target=name, start=now - timedelta(days=7), end=now)
+            probes = await store.probes(name, now - timedelta(hours=24), now + timedelta(seconds=1))
+            sections.append((view, found, probes))
+        return HTMLResponse(page.render(sections, now, zone))
+
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            Route("/healthz", healthz),
+            Route("/metrics", metrics),
+            Route("/api/status", status),
+            Route("/api/incidents", incidents),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.monitor = monitor
+    app.state.registry = registry
+    return app
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(value)
+    return moment

@@ -1,0 +1,132 @@
+"""Incident windows and availability, pure: probe results in, windows and ratios out; time is passed in.
+
+An incident opens after `failures_to_open` consecutive failing probes, its start back-dated to the first of them,
+and closes after `successes_to_close` consecutive good probes, its end at the first good one. Time the monitor did
+not observe (it was not running) is unknown: it counts neither as up nor as down, and shows as lost coverage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from monitor.probe import ProbeResult, Reason
+
+Span = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True)
+class Incident:
+    target: str
+    reason: Reason
+    started_at: datetime
+    ended_at: datetime | None = None
+    detail: str = ""
+    id: int | None = None
+
+    def duration(self, now: datetime) -> timedelta:
+        return (self.ended_at or now) - self.started_at
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """Per-target memory between probes, persisted so a restart carries on."""
+
+    failures: int = 0
+    first_failure: ProbeResult | None = None
+    successes: int = 0
+    first_success_at: datetime | None = None
+    incident: Incident | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    state: TargetState
+    opened: Incident | None = None
+    closed: Incident | None = None
+
+
+def step(state: TargetState, result: ProbeResult, *, failures_to_open: int, successes_to_close: int) -> Transition:
+    """Apply one probe result to a target's state."""
+    if not result.ok:
+        first = state.first_failure or result
+        failing = replace(state, failures=state.failures + 1, first_failure=first, successes=0, first_success_at=None)
+        if failing.incident is None and failing.failures >= failures_to_open:
+            opened = Incident(result.target, first.reason, first.at, detail=first.detail)
+            return Transition(replace(failing, incident=opened), opened=opened)
+        return Transition(failing)
+    recovering = replace(state, failures=0, first_failure=None)
+    if recovering.incident is None:
+        return Transition(recovering)
+    successes = recovering.successes + 1
+    first_success = recovering.first_success_at or result.at
+    if successes >= successes_to_close:
+        closed = replace(recovering.incident, ended_at=first_success)
+        return Transition(TargetState(), closed=closed)
+    return Transition(replace(recovering, successes=successes, first_success_at=first_success))
+
+
+@dataclass(frozen=True)
+class Availability:
+    ratio: float | None  # up / observed, None when nothing was observed
+    coverage: float  # observed / (window minus maintenance)
+    up_seconds: float
+    down_seconds: float
+    unknown_seconds: float
+
+
+def availability(
+    probe_times: Sequence[datetime],
+    incidents: Iterable[Incident],
+    *,
+    start: datetime,
+    end: datetime,
+    interval: timedelta,
+    maintenance: Iterable[Span] = (),
+) -> Availability:
+    """Availability over [start, end): each probe vouches for the time until the next one, two intervals at most."""
+    times = sorted(probe_times)
+    observed = [(t, min(n, t + 2 * interval)) for t, n in zip(times, [*times[1:], end], strict=False)]
+    window = _subtract([(start, end)], maintenance)
+    seen = _intersect(_merge(observed), window)
+    down = _intersect(seen, _merge((i.started_at, i.ended_at or end) for i in incidents))
+    total, seen_s, down_s = _seconds(window), _seconds(seen), _seconds(down)
+    return Availability(
+        ratio=(seen_s - down_s) / seen_s if seen_s else None,
+        coverage=seen_s / total if total else 0.0,
+        up_seconds=seen_s - down_s,
+        down_seconds=down_s,
+        unknown_seconds=total - seen_s,
+    )
+
+
+def _merge(spans: Iterable[Span]) -> list[Span]:
+    merged: list[Span] = []
+    for s, e in sorted(x for x in spans if x[0] < x[1]):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def _intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
+    out = []
+    for s1, e1 in a:
+        for s2, e2 in b:
+            s, e = max(s1, s2), min(e1, e2)
+            if s < e:
+                out.append((s, e))
+    return _merge(out)
+
+
+def _subtract(a: Sequence[Span], cuts: Iterable[Span]) -> list[Span]:
+    remaining = list(a)
+    for cs, ce in cuts:
+        remaining = [piece for s, e in remaining for piece in ((s, min(e, cs)), (max(s, ce), e)) if piece[0] < piece[1]]
+    return _merge(remaining)
+
+
+def _seconds(spans: Iterable[Span]) -> float:
+    return sum((e - s).total_seconds() for s, e in spans)

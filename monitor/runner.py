@@ -1,0 +1,143 @@
+"""The probe loop: probes every target each interval, keeps incident windows and the figures the metrics show."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from prometheus_client import CollectorRegistry, Histogram
+
+from monitor.incidents import Availability, Incident, TargetState, availability, step
+from monitor.probe import Freshness, ProbeResult, Reason, Thresholds, next_freshness, probe
+from monitor.settings import Settings, Target
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class TargetView:
+    """What the monitor currently knows about one target."""
+
+    target: Target
+    state: TargetState = field(default_factory=TargetState)
+    freshness: Freshness | None = None
+    latest: ProbeResult | None = None
+    last_success_at: datetime | None = None
+    probes: Counter[Reason] = field(default_factory=Counter)
+    incidents_total: int = 0
+    availability: dict[str, Availability] = field(default_factory=dict)
+
+
+class Monitor:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        client: httpx.AsyncClient,
+        *,
+        clock: Clock = utc_now,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.clock = clock
+        self.views = {t.name: TargetView(t) for t in settings.targets}
+        self.thresholds = Thresholds(
+            timedelta(seconds=settings.stale_after_seconds),
+            timedelta(seconds=settings.frozen_after_seconds),
+            settings.source_zone,
+        )
+        self.durations = Histogram(
+            "pantau_monitor_incident_duration_seconds",
+            "Durations of closed incidents.",
+            ["target"],
+            buckets=(60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 72 * 3600),
+            registry=registry,
+        )
+
+    async def start(self) -> None:
+        """Pick up where the last run stopped: open incidents, failure streaks, unchanged-since times."""
+        await self.store.create()
+        for name, (state, freshness) in (await self.store.states()).items():
+            if name in self.views:
+                self.views[name].state, self.views[name].freshness = state, freshness
+        for name, view in self.views.items():
+            view.incidents_total = len(await self.store.incidents(target=name))
+
+    async def probe_all(self) -> list[ProbeResult]:
+        now = self.clock()
+        results = await asyncio.gather(
+            *(
+                probe(self.client, v.target, now=now, thresholds=self.thresholds, previous=v.freshness)
+                for v in self.views.values()
+            )
+        )
+        for result in results:
+            await self._apply(result)
+        await self.refresh_availability(now)
+        return list(results)
+
+    async def _apply(self, result: ProbeResult) -> None:
+        view = self.views[result.target]
+        transition = step(
+            view.state,
+            result,
+            failures_to_open=self.settings.failures_to_open,
+            successes_to_close=self.settings.successes_to_close,
+        )
+        view.freshness = next_freshness(view.freshness, result)
+        view.state = await self.store.record(
+            result, transition.state, view.freshness, transition.opened, transition.closed
+        )
+        view.latest = result
+        view.probes[result.reason] += 1
+        if result.ok:
+            view.last_success_at = result.at
+        if transition.opened is not None:
+            view.incidents_total += 1
+            log.warning(
+                "incident opened: %s %s since %s", result.target, transition.opened.reason, transition.opened.started_at
+            )
+        if transition.closed is not None:
+            self.durations.labels(result.target).observe(transition.closed.duration(result.at).total_seconds())
+            log.warning("incident closed: %s at %s", result.target, transition.closed.ended_at)
+
+    async def refresh_availability(self, now: datetime) -> None:
+        maintenance = [(m.start, m.end) for m in self.settings.maintenance]
+        interval = timedelta(seconds=self.settings.interval_seconds)
+        for name, view in self.views.items():
+            for label, width in WINDOWS.items():
+                start = now - width
+                times = [p.at for p in await self.store.probes(name, start - 2 * interval, now)]
+                view.availability[label] = availability(
+                    times,
+                    await self.store.incidents(target=name, start=start, end=now),
+                    start=start,
+                    end=now,
+                    interval=interval,
+                    maintenance=maintenance,
+                )
+
+    async def run(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        while True:
+            try:
+                await self.probe_all()
+            except Exception:  # a broken store must not stop the probing for good
+                log.exception("probe round failed")
+            await sleep(self.settings.interval_seconds)
+
+    def open_incidents(self) -> list[Incident]:
+        return [v.state.incident for v in self.views.values() if v.state.incident is not None]

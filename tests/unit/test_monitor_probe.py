@@ -1,0 +1,115 @@
+import json
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from monitor.probe import Freshness, Reason, Thresholds, next_freshness, probe
+from monitor.settings import Settings, Target, race_file_url, targets_from
+
+NOW = datetime(2020, 12, 9, 7, 0, tzinfo=UTC)  # 15:00 WITA, 14:00 WIB
+THRESHOLDS = Thresholds(timedelta(hours=1), timedelta(hours=2), ZoneInfo("Asia/Jakarta"))
+TARGET = Target("pkwkk-5304", "http://sirekap.test/pilkada/hhcw/pkwkk/53/5304.json")
+
+
+def document(ts: str = "2020-12-09 13:45:00", tps_in: int = 60, votes: int = 7127) -> bytes:
+    progress = {"total": 426, "progres": tps_in}
+    return json.dumps(
+        {
+            "mode": "hhcw",
+            "psu": "Reguler",
+            "ts": ts,
+            "progres": progress,
+            "tungsura": {
+                "chart": {"1000899": votes, "1000900": 8939, "progres": {**progress, "persen": 14.08}},
+                "table": {"530401": {"psu": "Reguler", "progres": {"total": 27, "persen": 0.0, "progres": 0}}},
+            },
+        }
+    ).encode()
+
+
+def client_for(handler: object) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
+
+
+async def classify(handler: object, previous: Freshness | None = None, now: datetime = NOW):  # type: ignore[no-untyped-def]
+    async with client_for(handler) as client:
+        return await probe(client, TARGET, now=now, thresholds=THRESHOLDS, previous=previous)
+
+
+async def test_up_reads_data_time_and_progress() -> None:
+    result = await classify(lambda request: httpx.Response(200, content=document()))
+    assert result.reason is Reason.UP and result.ok and result.status == 200
+    assert result.data_ts == datetime(2020, 12, 9, 6, 45, tzinfo=UTC)  # 13:45 WIB
+    assert (result.tps_in, result.tps_total) == (60, 426)
+    assert result.progress == pytest.approx(60 / 426)
+
+
+def _raise(error: Exception) -> object:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise error
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("handler", "reason", "detail"),
+    [
+        (_raise(httpx.ConnectError("refused")), Reason.DOWN, "connection refused"),
+        (_raise(httpx.ReadTimeout("slow")), Reason.DOWN, "timeout"),
+        (lambda r: httpx.Response(503, text="<html>503</html>"), Reason.DOWN, "HTTP 503"),
+        (
+            lambda r: httpx.Response(200, text="<html><body>Access Denied</body></html>"),
+            Reason.ERROR_PAGE,
+            "HTTP 200: html body",
+        ),
+        (lambda r: httpx.Response(403, text="<html>Access Denied</html>"), Reason.ERROR_PAGE, "HTTP 403: html body"),
+        (lambda r: httpx.Response(200, text="maintenance"), Reason.ERROR_PAGE, "HTTP 200: not json body"),
+        (lambda r: httpx.Response(200, content=document()[:80]), Reason.INVALID, "HTTP 200: truncated"),
+        (lambda r: httpx.Response(200, json={"mode": "hhcw", "tungsura": []}), Reason.INVALID, "HTTP 200: shape"),
+    ],
+    ids=["refused", "timeout", "5xx", "html-200", "html-403", "text", "truncated", "wrong-shape"],
+)
+async def test_each_failure_reason(handler: object, reason: Reason, detail: str) -> None:
+    result = await classify(handler)
+    assert result.reason is reason
+    assert result.detail.startswith(detail)
+    assert not result.ok
+
+
+async def test_stale_when_the_documents_own_ts_is_too_old() -> None:
+    result = await classify(lambda r: httpx.Response(200, content=document(ts="2020-12-09 12:30:00")))
+    assert result.reason is Reason.STALE and result.detail == "data is 1 h 30 min old"
+
+
+async def test_frozen_when_numbers_do_not_move_while_incomplete() -> None:
+    first = await classify(lambda r: httpx.Response(200, content=document()), now=NOW - timedelta(hours=3))
+    assert first.ok
+    freshness = next_freshness(None, first)
+    later = NOW - timedelta(hours=1, minutes=30)
+    same = await classify(lambda r: httpx.Response(200, content=document(ts="2020-12-09 13:30:00")), freshness, later)
+    assert same.ok  # unchanged for 1 h 30 min: not yet frozen
+    freshness = next_freshness(freshness, same)
+    frozen = await classify(lambda r: httpx.Response(200, content=document()), freshness)
+    assert frozen.reason is Reason.FROZEN and frozen.detail == "numbers unchanged for 3 h 00 min"
+    moved = await classify(lambda r: httpx.Response(200, content=document(votes=7200)), freshness)
+    assert moved.ok
+    complete = await classify(lambda r: httpx.Response(200, content=document(tps_in=426)), freshness)
+    assert complete.ok  # a complete count is allowed to stop moving
+
+
+def test_targets_from_the_sync_races_or_explicit() -> None:
+    env = {"PANTAU_SIREKAP_URL": "http://sim:8002/", "PANTAU_SYNC_RACES": "pkwkk 5304, ppwp"}
+    assert targets_from(env) == (
+        Target("pkwkk-5304", "http://sim:8002/pilkada/hhcw/pkwkk/53/5304.json"),
+        Target("ppwp", "http://sim:8002/pemilu/hhcw/ppwp.json"),
+    )
+    assert targets_from({**env, "PANTAU_PROBE_TARGETS": "a=http://x/a.json"}) == (Target("a", "http://x/a.json"),)
+    assert race_file_url("http://s", "pkwkp", "53") == "http://s/pilkada/hhcw/pkwkp/53.json"
+
+
+def test_maintenance_windows_are_local_time() -> None:
+    settings = Settings.from_env({"PANTAU_MAINTENANCE": "2020-12-09T01:00/2020-12-09T03:00"})
+    (window,) = settings.maintenance
+    assert window.start == datetime(2020, 12, 8, 17, 0, tzinfo=UTC)
