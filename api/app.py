@@ -29,6 +29,8 @@ Background = Callable[[Any], AbstractAsyncContextManager[None]]
 def create_app(settings: Settings, *, background: Sequence[Background] = (), schema: Any = None) -> Starlette:
     engine = create_engine(settings.database_url)
     sessions = sessionmaker(engine)
+    # Reads need no transaction: autocommit saves a BEGIN and a ROLLBACK round trip per statement.
+    reads = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
     registry = CollectorRegistry()
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     limiter: RateLimiter = (
@@ -36,8 +38,8 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
         if redis is not None
         else LocalRateLimiter(settings.rate_limit_per_minute)
     )
-    graphql: Any = PantauGraphQL(schema or build_schema(settings), sessions, settings)
-    graphql = CachedGet(graphql, sessions, settings.cache_max_age, settings.cache_version_seconds)
+    graphql: Any = PantauGraphQL(schema or build_schema(settings), reads, settings)
+    graphql = CachedGet(graphql, reads, settings.cache_max_age, settings.cache_version_seconds)
     if settings.rate_limit_per_minute > 0:
         graphql = RateLimited(graphql, limiter)
 
