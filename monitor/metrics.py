@@ -27,6 +27,11 @@ class MonitorCollector(Collector):
         )
         incident_open = gauge("incident_open", "1 while an incident is open.")
         incident_start = gauge("incident_start_timestamp_seconds", "Start of the open incident (Unix time).")
+        incident_info = gauge(
+            "incident_info",
+            "The open incident, its start in the display zone as a label.",
+            ("target", "reason", "since_local"),
+        )
         incidents = CounterMetricFamily("pantau_monitor_incidents", "Incidents opened, all time.", labels=["target"])
         upstream = gauge("upstream_timestamp_seconds", "The document's own ts (Unix time), as last read.")
         progress = gauge("progress_ratio", "TPS in over TPS total, as last read from the document.")
@@ -51,6 +56,8 @@ class MonitorCollector(Collector):
             incident_open.add_metric([name], 1.0 if incident else 0.0)
             if incident is not None:
                 incident_start.add_metric([name], incident.started_at.timestamp())
+                since = incident.started_at.astimezone(self.monitor.settings.display_zone)
+                incident_info.add_metric([name, incident.reason.value, f"{since:%H:%M} {since.tzname()}"], 1.0)
             incidents.add_metric([name], float(view.incidents_total))
             if view.last_success_at is not None:
                 last_success.add_metric([name], view.last_success_at.timestamp())
@@ -58,5 +65,6 @@ class MonitorCollector(Collector):
                 if figures.ratio is not None:
                     ratio.add_metric([name, window], figures.ratio)
                 coverage.add_metric([name, window], figures.coverage)
-        yield from (success, duration, status, probes, incident_open, incident_start, incidents, upstream, progress)
+        yield from (success, duration, status, probes, incident_open, incident_start, incident_info, incidents)
+        yield from (upstream, progress)
         yield from (last_success, ratio, coverage)

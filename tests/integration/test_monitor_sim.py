@@ -90,6 +90,7 @@ async def test_the_1400_outage_is_one_incident_from_1400_wita_to_recovery(
         assert sample(metrics, "pantau_monitor_incident_open") == 1.0
         assert sample(metrics, "pantau_monitor_incident_start_timestamp_seconds") == since.timestamp()
         assert sample(metrics, "pantau_monitor_probe_success") == 0.0
+        assert 'pantau_monitor_incident_info{reason="down",since_local="14:02 WITA",target="pkwkk-5304"} 1.0' in metrics
 
         recovery = wita("2020-12-10T10:00")
         after = [await probe_at(app.state, sim, clock, recovery + i * MINUTE) for i in range(3)]
