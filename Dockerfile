@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY api api
+COPY monitor monitor
+COPY sirekap sirekap
+COPY pantau pantau
+RUN pip install --no-cache-dir .
+USER nobody
+EXPOSE 8000 8001 8002
+CMD ["pantau", "api", "--host", "0.0.0.0"]
