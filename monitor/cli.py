@@ -8,6 +8,7 @@ import os
 import uvicorn
 
 from monitor.app import create_app
+from monitor.runner import drill_clock, utc_now
 from monitor.settings import Settings
 
 
@@ -19,5 +20,6 @@ def run(argv: list[str]) -> int:
     settings = Settings.from_env(os.environ)
     if not settings.targets:
         parser.error("nothing to probe: set PANTAU_SIREKAP_URL and PANTAU_SYNC_RACES, or PANTAU_PROBE_TARGETS")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    clock = drill_clock(settings.clock_start, settings.clock_speed) if settings.clock_start else utc_now
+    uvicorn.run(create_app(settings, clock=clock), host=args.host, port=args.port, log_level="info")
     return 0

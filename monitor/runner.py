@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,12 @@ WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def drill_clock(start: datetime, speed: float, monotonic: Callable[[], float] = time.monotonic) -> Clock:
+    """A clock that starts at `start` and runs `speed` times faster than real time."""
+    origin = monotonic()
+    return lambda: start.astimezone(UTC) + timedelta(seconds=(monotonic() - origin) * speed)
 
 
 @dataclass

@@ -43,6 +43,9 @@ class Settings:
     source_zone: ZoneInfo = WIB
     display_zone: ZoneInfo = WITA
     maintenance: tuple[Maintenance, ...] = ()
+    #: A drill clock: the monitor's time starts here and runs `clock_speed` times faster (as `pantau sim` does).
+    clock_start: datetime | None = None
+    clock_speed: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -59,6 +62,8 @@ class Settings:
             source_zone=ZoneInfo(environ.get("PANTAU_SIREKAP_ZONE", "Asia/Jakarta")),
             display_zone=display,
             maintenance=maintenance_from(environ.get("PANTAU_MAINTENANCE", ""), display),
+            clock_start=_local(environ.get("PANTAU_CLOCK_START"), display),
+            clock_speed=float(environ.get("PANTAU_CLOCK_SPEED", "1")),
         )
 
 
@@ -97,3 +102,10 @@ def maintenance_from(value: str, zone: ZoneInfo) -> tuple[Maintenance, ...]:
                 Maintenance(start.replace(tzinfo=start.tzinfo or zone), end.replace(tzinfo=end.tzinfo or zone))
             )
     return tuple(windows)
+
+
+def _local(value: str | None, zone: ZoneInfo) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)

@@ -49,6 +49,9 @@ def run(argv: list[str]) -> int:
         "PANTAU_PROBE_INTERVAL": os.environ.get("PANTAU_PROBE_INTERVAL", "5"),
         "PANTAU_MONITOR_URL": f"http://127.0.0.1:{args.monitor_port}",
         "PANTAU_DEVELOPMENT": os.environ.get("PANTAU_DEVELOPMENT", "1"),
+        # The monitor and the sync keep the scenario's time, so "down since 14:02 WITA" reads as on the night.
+        "PANTAU_CLOCK_START": args.start,
+        "PANTAU_CLOCK_SPEED": str(args.speed),
     }
     python = sys.executable
     parts = [

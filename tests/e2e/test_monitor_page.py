@@ -85,4 +85,4 @@ def test_status_page_shows_the_outage(tmp_path: Path) -> None:
     assert status["since_local"].split()[1] in text  # the same HH:MM as the JSON API
     assert "Incidents, last 24 h" in dom and "Incidents, last 7 days" in dom
     assert re.search(r"\d+% of TPS in at \d{4}-\d\d-\d\d \d\d:\d\d WITA", dom)  # the progress chart's caption
-    assert "aria-label=\"TPS progress over time\"" in dom
+    assert 'aria-label="TPS progress over time"' in dom

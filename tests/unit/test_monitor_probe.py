@@ -113,3 +113,12 @@ def test_maintenance_windows_are_local_time() -> None:
     settings = Settings.from_env({"PANTAU_MAINTENANCE": "2020-12-09T01:00/2020-12-09T03:00"})
     (window,) = settings.maintenance
     assert window.start == datetime(2020, 12, 8, 17, 0, tzinfo=UTC)
+
+
+def test_drill_clock_runs_from_its_start_at_its_speed() -> None:
+    from monitor.runner import drill_clock
+
+    ticks = iter([100.0, 100.0, 160.0])
+    clock = drill_clock(datetime(2020, 12, 9, 13, 58, tzinfo=ZoneInfo("Asia/Makassar")), 60.0, lambda: next(ticks))
+    assert clock() == datetime(2020, 12, 9, 5, 58, tzinfo=UTC)
+    assert clock() == datetime(2020, 12, 9, 6, 58, tzinfo=UTC)  # a real minute is a scenario hour
