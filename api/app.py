@@ -80,5 +80,11 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
 
 
 def app_from_env() -> Starlette:
-    """The uvicorn factory: settings are read from the environment once per process."""
-    return create_app(Settings.from_env(os.environ))
+    """The uvicorn factory: settings are read from the environment once per process.
+
+    With PANTAU_SIREKAP_URL and PANTAU_SYNC_RACES set, the app follows Sirekap in the background.
+    """
+    from api.sync.service import background_sync
+
+    settings = Settings.from_env(os.environ)
+    return create_app(settings, background=[background_sync] if settings.sirekap_url else [])

@@ -3,6 +3,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+import api.sync.models  # noqa: F401  (the sync tables are part of the schema)
 from api.db import create_engine
 from api.migrate import downgrade, upgrade
 from api.models import Base

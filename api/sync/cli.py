@@ -1,0 +1,75 @@
+"""`pantau sync [--follow]`: sync the configured races from Sirekap (or `pantau sim`) into the database.
+
+Settings come from the environment (PANTAU_DATABASE_URL, PANTAU_SIREKAP_URL, PANTAU_SIREKAP_ZONE, PANTAU_SYNC_RACES,
+PANTAU_SYNC_INTERVAL); the options below override them. The database is migrated first if it needs to be.
+Exit status of a single pass: 0 when every race's pass walked its tree (success or partial), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from dataclasses import replace
+
+from api.db import create_engine, sessionmaker
+from api.migrate import upgrade
+from api.settings import Settings
+from api.sync.fetcher import FetchPolicy
+from api.sync.service import SyncConfig, SyncService
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="pantau sync", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--follow", action="store_true", help="keep syncing, one pass every --interval seconds")
+    parser.add_argument("--full", action="store_true", help="fetch every document, changed or not (one pass)")
+    parser.add_argument("--url", help="Sirekap base URL (default: PANTAU_SIREKAP_URL)")
+    parser.add_argument("--race", action="append", help="'KIND REGION', e.g. 'pkwkk 5304' (default: PANTAU_SYNC_RACES)")
+    parser.add_argument("--interval", type=float, help="seconds between passes (default: PANTAU_SYNC_INTERVAL)")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight (default 32)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds before a request is given up (default 10)")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env(os.environ)
+    settings = replace(
+        settings,
+        sirekap_url=args.url or settings.sirekap_url,
+        sync_races=tuple(args.race) if args.race else settings.sync_races,
+        sync_interval_seconds=args.interval if args.interval is not None else settings.sync_interval_seconds,
+    )
+    try:
+        config = SyncConfig.from_settings(
+            settings, policy=FetchPolicy(concurrency=args.concurrency, timeout_seconds=args.timeout)
+        )
+    except ValueError as error:
+        print(f"pantau sync: {error}")
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(_main(settings.database_url, config, follow=args.follow, full=args.full))
+
+
+async def _main(database_url: str, config: SyncConfig, *, follow: bool, full: bool) -> int:
+    await upgrade(database_url)
+    engine = create_engine(database_url)
+    service = SyncService(config, sessionmaker(engine))
+    try:
+        if follow:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            service.start()
+            await stop.wait()
+            return 0
+        results = await service.run_pass(full=full)
+        for label, result in results.items():
+            reason = f" ({result.reason}: {result.detail})" if result.reason else ""
+            progress = f"{result.tps_in} of {result.tps_total} TPS in upstream"
+            print(f"{label}: {result.outcome}{reason}; {result.tps_written} TPS written, {progress}", flush=True)
+        return 0 if all(r.outcome != "failure" for r in results.values()) else 1
+    finally:
+        await service.stop()
+        await engine.dispose()

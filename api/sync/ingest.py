@@ -1,0 +1,269 @@
+"""Documents into the database: Sirekap tallies of many TPS at once, in the caller's transaction. Nothing here commits.
+
+`record_tps_tallies` is the batch form of `api.store.record_tps_tally`, with the same rules: a TPS whose numbers,
+findings and status are unchanged gets no new version; a changed one gets version n+1 (the old version stays in the
+history with `is_current` false, so a correction that lowers a count keeps both); every rollup above the batch moves
+by the summed difference, in the same transaction. It exists because a national pass writes 823,236 tallies, and
+one statement per row per rollup level would take the better part of an hour.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, case, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.models import RaceRegion, Rollup, RollupVote, Source, Tally, TallyVote, Tps
+from api.rollups import Numbers, Totals, delta
+from api.store import RaceInfo, StoreError, TallyInput
+
+_COMPARED = ("valid", "invalid", "total", "voters_dpt", "voters_dptb", "voters_non_dpt", "voters_total", "tps_claimed")
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class TpsTally:
+    """One TPS's tally to record; `registered_voters` fills in a TPS created without its DPT (0)."""
+
+    tps_id: int
+    tps_code: str
+    tally: TallyInput
+    registered_voters: int | None = None
+
+
+@dataclass(frozen=True)
+class CurrentTally:
+    id: int
+    version: int
+    numbers: Numbers
+    fields: dict[str, Any]
+    findings: list[Any]
+    status: str
+    source_ts: datetime | None
+
+
+async def current_tallies(
+    session: AsyncSession, race_id: int, codes: Sequence[str], *, source: Source = Source.SIREKAP, lock: bool = False
+) -> dict[str, CurrentTally]:
+    """The current tally of each TPS code that has one."""
+    found: dict[str, CurrentTally] = {}
+    for start in range(0, len(codes), _CHUNK):
+        chunk = list(codes[start : start + _CHUNK])
+        query = select(Tally).where(
+            Tally.race_id == race_id, Tally.source == source, Tally.is_current, Tally.subject_code.in_(chunk)
+        )
+        if lock:
+            query = query.with_for_update()
+        tallies = (await session.scalars(query)).all()
+        votes: dict[int, dict[int, int]] = defaultdict(dict)
+        if tallies:
+            rows = await session.execute(
+                select(TallyVote.tally_id, TallyVote.paslon_id, TallyVote.votes).where(
+                    TallyVote.tally_id.in_([t.id for t in tallies])
+                )
+            )
+            for tally_id, paslon_id, count in rows:
+                votes[tally_id][paslon_id] = count
+        for t in tallies:
+            found[t.subject_code] = CurrentTally(
+                t.id,
+                t.version,
+                Numbers(votes[t.id], t.valid, t.invalid, t.total, t.voters_total),
+                {name: getattr(t, name) for name in _COMPARED},
+                list(t.findings),
+                t.status,
+                t.source_ts,
+            )
+    return found
+
+
+def _unchanged(old: CurrentTally, new: TallyInput) -> bool:
+    return (
+        dict(old.numbers.votes) == dict(new.votes)
+        and all(old.fields[name] == getattr(new, name) for name in _COMPARED)
+        and old.findings == [dict(f) for f in new.findings]
+        and old.status == new.status
+    )
+
+
+async def record_tps_tallies(
+    session: AsyncSession,
+    race: RaceInfo,
+    tallies: Sequence[TpsTally],
+    *,
+    received_at: datetime,
+    source: Source = Source.SIREKAP,
+) -> list[str]:
+    """Record a batch of TPS tallies (each TPS at most once) and move the rollups above them; returns the codes
+    that got a new version."""
+    if len({t.tps_code for t in tallies}) != len(tallies):
+        raise StoreError("a TPS appears twice in one batch")
+    for item in tallies:
+        unknown = set(item.tally.votes) - race.paslon_ids
+        if unknown:
+            raise StoreError(f"votes for paslon {sorted(unknown)} who are not in race {race.id}")
+        if any(v < 0 for v in item.tally.votes.values()):
+            raise StoreError(f"negative votes for {item.tps_code}")
+    await _fill_registered_voters(session, race, [t for t in tallies if t.registered_voters is not None])
+    old = await current_tallies(session, race.id, [t.tps_code for t in tallies], source=source, lock=True)
+    changed = [t for t in tallies if t.tps_code not in old or not _unchanged(old[t.tps_code], t.tally)]
+    if not changed:
+        return []
+    superseded = [old[t.tps_code].id for t in changed if t.tps_code in old]
+    for start in range(0, len(superseded), _CHUNK):
+        ids = superseded[start : start + _CHUNK]
+        await session.execute(update(Tally).where(Tally.id.in_(ids)).values(is_current=False))
+    rows = [_tally_row(race, source, t, old.get(t.tps_code), received_at) for t in changed]
+    tallies_table = _table(Tally)
+    result = await session.execute(
+        insert(tallies_table).returning(tallies_table.c.id, sort_by_parameter_order=True), rows
+    )
+    ids = list(result.scalars())
+    votes = [
+        {"tally_id": tally_id, "paslon_id": paslon, "votes": count}
+        for tally_id, t in zip(ids, changed, strict=True)
+        for paslon, count in sorted(t.tally.votes.items())
+    ]
+    if votes:
+        await session.execute(insert(_table(TallyVote)), votes)
+    await _move_rollups(session, race, source, changed, old, received_at)
+    return [t.tps_code for t in changed]
+
+
+def _tally_row(
+    race: RaceInfo, source: Source, item: TpsTally, old: CurrentTally | None, received_at: datetime
+) -> dict[str, Any]:
+    tally = item.tally
+    return {
+        "race_id": race.id,
+        "source": source,
+        "subject_code": item.tps_code,
+        "claimant": 0,
+        "tps_id": item.tps_id,
+        "version": (old.version if old else 0) + 1,
+        "is_current": True,
+        "status": tally.status,
+        **{name: getattr(tally, name) for name in _COMPARED},
+        "source_ts": tally.source_ts,
+        "received_at": received_at,
+        "findings": [dict(f) for f in tally.findings],
+        "finding_count": len(tally.findings),
+        "entered_by": tally.entered_by,
+        "note": tally.note,
+    }
+
+
+def _upsert(session: AsyncSession) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def _move_rollups(
+    session: AsyncSession,
+    race: RaceInfo,
+    source: Source,
+    changed: Sequence[TpsTally],
+    old: Mapping[str, CurrentTally],
+    now: datetime,
+) -> None:
+    sums: dict[str, Totals] = defaultdict(Totals)
+    latest: dict[str, datetime | None] = {}
+    for item in changed:
+        previous = old.get(item.tps_code)
+        change = delta(None if previous is None else previous.numbers, item.tally.numbers())
+        ts = item.tally.source_ts
+        for code in race.rollup_codes(item.tps_code):
+            sums[code].add(change)
+            if ts is not None and (latest.get(code) is None or ts > latest[code]):  # type: ignore[operator]
+                latest[code] = ts
+    upsert = _upsert(session)
+    keys = {"race_id": race.id, "source": source}
+    stmt = upsert(Rollup).values(
+        [
+            {
+                **keys,
+                "region_code": code,
+                "tps_in": total.tps_in,
+                "valid": total.valid,
+                "invalid": total.invalid,
+                "total": total.total,
+                "voters_total": total.voters_total,
+                "latest_source_ts": latest.get(code),
+                "updated_at": now,
+            }
+            for code, total in sorted(sums.items())
+        ]
+    )
+    new = stmt.excluded
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Rollup.race_id, Rollup.source, Rollup.region_code],
+            set_={
+                "tps_in": Rollup.tps_in + new.tps_in,
+                "valid": Rollup.valid + new.valid,
+                "invalid": Rollup.invalid + new.invalid,
+                "total": Rollup.total + new.total,
+                "voters_total": Rollup.voters_total + new.voters_total,
+                "latest_source_ts": case(
+                    (
+                        or_(Rollup.latest_source_ts.is_(None), new.latest_source_ts > Rollup.latest_source_ts),
+                        new.latest_source_ts,
+                    ),
+                    else_=Rollup.latest_source_ts,
+                ),
+                "updated_at": new.updated_at,
+            },
+        )
+    )
+    vote_rows = [
+        {**keys, "region_code": code, "paslon_id": paslon, "votes": count}
+        for code, total in sorted(sums.items())
+        for paslon, count in sorted(total.votes.items())
+        if count
+    ]
+    for start in range(0, len(vote_rows), _CHUNK):
+        stmt = upsert(RollupVote).values(vote_rows[start : start + _CHUNK])
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[RollupVote.race_id, RollupVote.source, RollupVote.region_code, RollupVote.paslon_id],
+                set_={"votes": RollupVote.votes + stmt.excluded.votes},
+            )
+        )
+
+
+async def _fill_registered_voters(session: AsyncSession, race: RaceInfo, items: Sequence[TpsTally]) -> None:
+    """Give TPS created without a DPT (0) the sheet's `pemilih_dpt_j`, and add it to the regions above them."""
+    if not items:
+        return
+    ids = [t.tps_id for t in items]
+    known = {tid: n for tid, n in await session.execute(select(Tps.id, Tps.registered_voters).where(Tps.id.in_(ids)))}
+    filled = [t for t in items if known.get(t.tps_id) == 0 and t.registered_voters]
+    if not filled:
+        return
+    tps = _table(Tps)
+    await session.execute(
+        update(tps).where(tps.c.id == bindparam("tid")).values(registered_voters=bindparam("voters")),
+        [{"tid": t.tps_id, "voters": t.registered_voters} for t in filled],
+    )
+    added: dict[str, int] = defaultdict(int)
+    for t in filled:
+        for code in race.rollup_codes(t.tps_code):
+            added[code] += t.registered_voters or 0
+    regions = _table(RaceRegion)
+    await session.execute(
+        update(regions)
+        .where(regions.c.race_id == race.id, regions.c.region_code == bindparam("code"))
+        .values(registered_voters=regions.c.registered_voters + bindparam("added")),
+        [{"code": code, "added": n} for code, n in sorted(added.items())],
+    )
+
+
+def _table(model: type[Any]) -> Table:
+    """The Core table of a model: executemany through Core skips the ORM's per-row bookkeeping."""
+    table: Table = model.__table__
+    return table

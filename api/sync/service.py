@@ -1,0 +1,265 @@
+"""The sync service: passes over the configured races, once (`pantau sync`) or in a loop (`--follow`, and inside
+`pantau api` when `PANTAU_SIREKAP_URL` is set).
+
+A race that is not in the database yet, or whose tree was never bootstrapped, is bootstrapped first
+(`api.sync.bootstrap`). Each pass records its outcome in `sync_races` and in `SyncStats` (the metrics). After a
+failed pass the loop waits longer each time (interval · 2ⁿ, capped), so a failing upstream is never hammered; the
+first good pass brings it back to the interval. Time comes from an injected clock and sleep.
+
+Wiring it into the API's lifespan (`api.app.create_app(settings, background=[background_sync])`):
+
+    service = await start_background_sync(settings, sessions, registry, clock)   # None when sync is off
+    ...
+    await service.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from prometheus_client.registry import CollectorRegistry
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.settings import Settings
+from api.sync.bootstrap import BootstrapFailed, bootstrap_race, find_race
+from api.sync.fetcher import Fetcher, FetchPolicy, create_client
+from api.sync.metrics import RaceStats, SyncStats, register_sync_metrics
+from api.sync.plan import RaceTarget
+from api.sync.state import ensure_sync_race, prune_rejections, record_rejections, sync_race
+from api.sync.walker import PassResult, RaceContext, SyncPass
+from api.sync.writer import Writer
+
+log = logging.getLogger("api.sync")
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    base_url: str
+    targets: tuple[RaceTarget, ...]
+    source_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))
+    interval_seconds: float = 60.0
+    max_backoff_seconds: float = 900.0
+    policy: FetchPolicy = field(default_factory=FetchPolicy)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> SyncConfig:
+        if not settings.sirekap_url:
+            raise ValueError("PANTAU_SIREKAP_URL is not set: there is nothing to sync from")
+        if not settings.sync_races:
+            raise ValueError("PANTAU_SYNC_RACES is not set: say which races to sync, e.g. 'pkwkk 5304'")
+        config = cls(
+            base_url=settings.sirekap_url,
+            targets=tuple(RaceTarget.parse(text) for text in settings.sync_races),
+            source_zone=ZoneInfo(settings.sirekap_zone),
+            interval_seconds=settings.sync_interval_seconds,
+        )
+        return replace(config, **overrides)
+
+    def backoff(self, failures_in_a_row: int) -> float:
+        """Seconds to wait before the next pass."""
+        if failures_in_a_row == 0:
+            return self.interval_seconds
+        return float(min(self.max_backoff_seconds, self.interval_seconds * 2.0 ** min(failures_in_a_row, 16)))
+
+
+class SyncService:
+    def __init__(
+        self,
+        config: SyncConfig,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        stats: SyncStats | None = None,
+        clock: Clock = utc_now,
+        sleep: Sleep = asyncio.sleep,
+        client: httpx.AsyncClient | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.sessions = sessions
+        self.stats = stats or SyncStats()
+        self.clock = clock
+        self._sleep = sleep
+        self._own_client = client is None
+        self.client = client or create_client(config.base_url, config.policy)
+        self.fetcher = Fetcher(self.client, config.policy, sleep=sleep, rng=rng)
+        self._task: asyncio.Task[None] | None = None
+        self.failures_in_a_row = 0
+        self.passes = 0
+
+    async def run_pass(self, *, full: bool = False) -> dict[str, PassResult]:
+        """One pass over every configured race, one race after the other."""
+        results = {target.label: await self.sync_race(target, full=full) for target in self.config.targets}
+        self.passes += 1
+        return results
+
+    async def sync_race(self, target: RaceTarget, *, full: bool = False) -> PassResult:
+        stats = self.stats.race(target.label)
+        started, start = self.clock(), time.monotonic()
+        stats.last_attempt = started
+        self.fetcher.reset()
+        race_id: int | None = None
+        try:
+            race_id = await self._bootstrapped(target)
+            async with self.sessions() as session:
+                ctx = await RaceContext.load(session, race_id, target, self.config.source_zone)
+            async with Writer(self.sessions) as writer:
+                result = await SyncPass(ctx, self.fetcher, self.sessions, writer, stats, self.clock, full=full).run()
+        except BootstrapFailed as error:
+            stats.failures[error.reason] += 1
+            result = PassResult("failure", error.reason, f"bootstrap: {error}")
+        except (SQLAlchemyError, OSError) as error:
+            log.exception("sync of %s: database error", target)
+            stats.failures["database"] += 1
+            result = PassResult("failure", "database", str(error)[:500])
+        duration = time.monotonic() - start
+        self._account(target, stats, result, duration)
+        if race_id is not None:
+            try:
+                await self._record(race_id, target, result, started)
+            except (SQLAlchemyError, OSError):
+                log.exception("sync of %s: could not record the pass", target)
+        return result
+
+    async def _bootstrapped(self, target: RaceTarget) -> int:
+        async with self.sessions() as session:
+            race = await find_race(session, target)
+            row = None if race is None else await sync_race(session, race.id)
+        if race is not None and row is not None and row.bootstrapped_at is not None:
+            return race.id
+        outcome = await bootstrap_race(
+            self.sessions,
+            self.fetcher,
+            target,
+            source_zone=self.config.source_zone,
+            now=self.clock(),
+            concurrency=self.config.policy.concurrency,
+        )
+        log.info(
+            "bootstrapped %s: race %s%s, %d regions and %d TPS added, %d paslon linked, %d documents",
+            target,
+            outcome.race_id,
+            " (new)" if outcome.created else "",
+            outcome.regions_added,
+            outcome.tps_added,
+            outcome.paslon_linked,
+            outcome.documents,
+        )
+        return outcome.race_id
+
+    def _account(self, target: RaceTarget, stats: RaceStats, result: PassResult, duration: float) -> None:
+        stats.passes[result.outcome] += 1
+        stats.duration_seconds = duration
+        stats.up = result.outcome != "failure"
+        if result.outcome != "failure":
+            stats.last_success = self.clock()
+        if result.upstream_ts is not None:
+            stats.upstream_ts = result.upstream_ts
+        if result.tps_total is not None:
+            stats.tps_in, stats.tps_total = result.tps_in, result.tps_total
+        level = logging.WARNING if result.outcome != "success" else logging.INFO
+        log.log(
+            level,
+            "sync %s: %s%s in %.1fs, %d TPS written, %d rejected",
+            target,
+            result.outcome,
+            f" ({result.reason}: {result.detail})" if result.reason else "",
+            duration,
+            result.tps_written,
+            len(result.rejections),
+        )
+
+    async def _record(self, race_id: int, target: RaceTarget, result: PassResult, started: datetime) -> None:
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            row = await ensure_sync_race(session, race_id, str(target))
+            row.last_attempt_at = started
+            row.last_outcome = result.outcome
+            row.last_reason = f"{result.reason}: {result.detail}"[:500] if result.reason else None
+            if result.outcome != "failure":
+                row.last_success_at = now
+            if result.upstream_ts is not None:
+                row.upstream_ts = result.upstream_ts
+            if result.tps_total is not None:
+                row.tps_in, row.tps_total = result.tps_in, result.tps_total
+            if result.rebootstrap:
+                row.bootstrapped_at = None
+            await record_rejections(session, race_id, result.rejections, now)
+            await prune_rejections(session, race_id)
+
+    # the loop
+
+    async def follow(self) -> None:
+        """Pass after pass until cancelled; waits longer after each failed pass."""
+        while True:
+            results = await self.run_pass()
+            failed = any(r.outcome == "failure" for r in results.values())
+            self.failures_in_a_row = self.failures_in_a_row + 1 if failed else 0
+            await self._sleep(self.config.backoff(self.failures_in_a_row))
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._follow_logged(), name="pantau-sync")
+
+    async def _follow_logged(self) -> None:
+        try:
+            await self.follow()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the sync loop stopped")
+            raise
+
+    async def stop(self) -> None:
+        """Stop the loop (a pass in progress is abandoned: its committed work stays, the rest is redone next time)."""
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        if self._own_client:
+            await self.client.aclose()
+
+
+async def start_background_sync(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    registry: CollectorRegistry,
+    clock: Clock = utc_now,
+) -> SyncService | None:
+    """Start following the configured races in the background; None (and nothing started) when
+    `PANTAU_SIREKAP_URL` or `PANTAU_SYNC_RACES` is unset. The sync metrics go to `registry`."""
+    if not settings.sirekap_url or not settings.sync_races:
+        return None
+    service = SyncService(SyncConfig.from_settings(settings), sessions, clock=clock)
+    register_sync_metrics(registry, service.stats, clock)
+    service.start()
+    return service
+
+
+@asynccontextmanager
+async def background_sync(state: Any) -> AsyncIterator[None]:
+    """For `create_app(settings, background=[background_sync])`: the sync runs while the app does. Reads
+    `state.settings`, `state.sessions` and `state.registry`."""
+    service = await start_background_sync(state.settings, state.sessions, state.registry)
+    try:
+        yield
+    finally:
+        if service is not None:
+            await service.stop()

@@ -1,0 +1,353 @@
+"""One sync pass over one race: walk the aggregated files from the race's region down, only where something changed.
+
+The race file is always fetched (conditionally). A child region is fetched only when its row in its parent's table
+differs from what its subtree was last synced to (`api.sync.plan`); a TPS file only when the desa's row for it
+shows votes other than the current tally. Every document goes through `sirekap.documents`; one that does not parse,
+or whose `ts` is older than what is already stored (stale), is rejected with its reason and the last good data stays.
+Each desa's tallies are written in one transaction with the rollups above them (`api.sync.ingest`); a region's
+sync state is written only once everything below it is, so a pass cut short anywhere is picked up by the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.models import Paslon, Race, Source, Tally, TallyVote, Tps
+from api.store import RaceInfo, TallyInput
+from api.sync.fetcher import Fetched, Fetcher
+from api.sync.ingest import TpsTally, record_tps_tallies
+from api.sync.metrics import RaceStats
+from api.sync.plan import Layout, RaceTarget, changed_children, changed_tps, chart_fingerprint, row_fingerprint
+from api.sync.pool import bounded_map
+from api.sync.state import RegionState, Rejection, region_states, save_region_states
+from api.sync.writer import Writer
+from sirekap.checks import check_tps
+from sirekap.codes import Level, level_of
+from sirekap.documents import DocumentError, RegionFile, TpsFile, parse_region_file, parse_tps_file
+
+Outcome = Literal["success", "partial", "failure"]
+#: Concurrent regions in progress, per level of the region being processed.
+LEVEL_SLOTS = {Level.PROVINSI: 8, Level.KABUPATEN: 8, Level.KECAMATAN: 16, Level.DESA: 48}
+ENTERED_BY = "sirekap-sync"
+
+
+@dataclass(frozen=True)
+class RaceContext:
+    """What a pass needs to know about its race, loaded once."""
+
+    race: RaceInfo
+    target: RaceTarget
+    paslon_by_upstream: dict[str, int]
+    voter_cap: int
+    source_zone: ZoneInfo
+
+    @property
+    def upstream_by_paslon(self) -> dict[int, str]:
+        return {paslon: upstream for upstream, paslon in self.paslon_by_upstream.items()}
+
+    @classmethod
+    async def load(cls, session: AsyncSession, race_id: int, target: RaceTarget, source_zone: ZoneInfo) -> RaceContext:
+        race = await session.get_one(Race, race_id)
+        rows = await session.execute(select(Paslon.id, Paslon.upstream_id).where(Paslon.race_id == race_id))
+        pairs = list(rows)
+        return cls(
+            RaceInfo(race.id, race.region_code, frozenset(p for p, _ in pairs)),
+            target,
+            {upstream: paslon for paslon, upstream in pairs if upstream},
+            race.voter_cap_per_tps,
+            source_zone,
+        )
+
+
+@dataclass
+class PassResult:
+    outcome: Outcome
+    reason: str | None = None
+    detail: str = ""
+    upstream_ts: datetime | None = None
+    tps_in: int | None = None
+    tps_total: int | None = None
+    tps_written: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    failures: Counter[str] = field(default_factory=Counter)
+    rebootstrap: bool = False
+
+
+_FAILED = object()  # a TPS whose file could not be had this pass
+
+
+class SyncPass:
+    def __init__(
+        self,
+        ctx: RaceContext,
+        fetcher: Fetcher,
+        sessions: async_sessionmaker[AsyncSession],
+        writer: Writer,
+        stats: RaceStats,
+        clock: Callable[[], datetime],
+        *,
+        full: bool = False,
+    ) -> None:
+        self.ctx = ctx
+        self.layout = Layout(ctx.target.kind)
+        self.fetcher = fetcher
+        self.sessions = sessions
+        self.writer = writer
+        self.stats = stats
+        self.clock = clock
+        self.full = full
+        self.states: dict[str, RegionState] = {}
+        self.synced: dict[str, str | None] = {}  # region → fingerprint its subtree is synced to
+        self.result = PassResult("success")
+        self._slots = {level: asyncio.Semaphore(n) for level, n in LEVEL_SLOTS.items()}
+        self._upstream_ids = frozenset(ctx.paslon_by_upstream)
+        self._upstream_by_paslon = ctx.upstream_by_paslon
+
+    async def run(self) -> PassResult:
+        async with self.sessions() as session:
+            self.states = await region_states(session, self.ctx.race.id)
+        self.synced = {code: state.fingerprint for code, state in self.states.items()}
+        code = self.ctx.race.region_code
+        state = self.states.get(code, RegionState())
+        fetched = await self._fetch_region(code, state)
+        if fetched.status == "failed":
+            return self._failed(fetched.reason or "transport", fetched.detail)
+        if fetched.status == "not_modified":
+            self.result.upstream_ts = state.source_ts
+            return self.result
+        doc = self._parse_region(fetched, state)
+        if doc is None:
+            reason = self.result.rejections[-1].reason if self.result.rejections else "shape"
+            return self._failed(reason, f"{fetched.path} rejected")
+        result = self.result
+        result.upstream_ts, result.tps_in, result.tps_total = doc.ts, doc.progress.tps_in, doc.progress.tps_total
+        done = RegionState(chart_fingerprint(doc), fetched.etag, fetched.last_modified, doc.ts)
+        if not self.full and state.fingerprint == done.fingerprint:
+            await self._save(code, done)  # new validators and ts; nothing below moved
+            return result
+        complete = await self._region(code, doc, done)
+        if self.fetcher.circuit_open:
+            return self._failed("circuit_open", "the upstream kept failing; the pass stopped early")
+        if not complete:
+            result.outcome = "partial"
+            result.reason = result.failures.most_common(1)[0][0] if result.failures else None
+        return result
+
+    # regions
+
+    async def _region(self, code: str, doc: RegionFile, done: RegionState) -> bool:
+        """Sync everything below `code` as `doc` shows it; `done` is saved once all of it is written."""
+        if level_of(code) is Level.DESA:
+            return await self._desa(code, doc, done)
+        rows = [row for row in changed_children(doc, self.synced, full=self.full) if self._below(code, row.code)]
+        if not rows:
+            complete = True
+        else:
+            level = level_of(rows[0].code)
+            slots = LEVEL_SLOTS.get(level, 8)
+            results = await bounded_map(lambda row: self._child(row.code, row_fingerprint(row)), rows, slots)
+            complete = all(results)
+        if complete:
+            await self._save(code, done)
+        return complete
+
+    def _below(self, parent: str, child: str) -> bool:
+        try:
+            ok = child.startswith(parent) and level_of(child) is not Level.TPS
+        except ValueError:
+            ok = False
+        if not ok:
+            self._reject(self.layout.region_file(parent), "shape", f"table row {child!r} is not a child region")
+        return ok
+
+    async def _child(self, code: str, fingerprint: str) -> bool:
+        async with self._slots[level_of(code)]:
+            state = self.states.get(code, RegionState())
+            fetched = await self._fetch_region(code, state)
+            if fetched.status == "failed":
+                self._failure(fetched.reason or "transport")
+                return False
+            if fetched.status == "not_modified":
+                # the file is as it was when its subtree was last fully synced: only the parent's row moved
+                await self._save(code, RegionState(fingerprint, state.etag, state.last_modified, state.source_ts))
+                return True
+            doc = self._parse_region(fetched, state)
+            if doc is None:
+                return False
+            done = RegionState(fingerprint, fetched.etag, fetched.last_modified, doc.ts)
+            return await self._region(code, doc, done)
+
+    async def _fetch_region(self, code: str, state: RegionState) -> Fetched:
+        # validators are only worth sending once the subtree is synced: a 304 then means "nothing to do here"
+        synced = state.fingerprint is not None and not self.full
+        fetched = await self.fetcher.get(
+            self.layout.region_file(code),
+            etag=state.etag if synced else None,
+            last_modified=state.last_modified if synced else None,
+        )
+        if fetched.status == "ok":
+            self.stats.documents["fetched"] += 1
+        elif fetched.status == "not_modified":
+            self.stats.documents["not_modified"] += 1
+        return fetched
+
+    def _parse_region(self, fetched: Fetched, state: RegionState) -> RegionFile | None:
+        try:
+            doc = parse_region_file(fetched.body, source_zone=self.ctx.source_zone)
+        except DocumentError as error:
+            self._reject(fetched.path, error.reason, str(error))
+            return None
+        if doc.ts is not None and state.source_ts is not None and doc.ts < state.source_ts:
+            self._reject(fetched.path, "stale", f"ts {doc.ts.isoformat()} is older than {state.source_ts.isoformat()}")
+            return None
+        return doc
+
+    async def _save(self, code: str, state: RegionState) -> None:
+        race_id, now = self.ctx.race.id, self.clock()
+
+        async def job(session: AsyncSession) -> None:
+            await save_region_states(session, race_id, [(code, state)], now=now)
+
+        await self.writer.submit(job)
+        self.states[code] = state
+        self.synced[code] = state.fingerprint
+
+    # a desa and its TPS
+
+    async def _desa(self, code: str, doc: RegionFile, done: RegionState) -> bool:
+        tps_rows, current, current_ts = await self._desa_now(code)
+        fetch, empty = changed_tps(doc, current, full=self.full)
+        unknown = [c for c in fetch + empty if c not in tps_rows]
+        for tps in unknown:
+            self._reject(self.layout.region_file(code), "unknown_region", f"TPS {tps} is not in the race")
+            self.result.rebootstrap = True
+        wanted = [c for c in fetch if c in tps_rows]
+        results = await asyncio.gather(*(self._tps(c, tps_rows[c], current.get(c), current_ts.get(c)) for c in wanted))
+        tallies = [r for r in results if isinstance(r, TpsTally)]
+        complete = not unknown and all(r is not _FAILED for r in results)
+        race, now = self.ctx.race, self.clock()
+
+        async def job(session: AsyncSession) -> list[str]:
+            written = await record_tps_tallies(session, race, tallies, received_at=now) if tallies else []
+            if complete:
+                await save_region_states(session, race.id, [(code, done)], now=now)
+            return written
+
+        if tallies or complete:
+            written = await self.writer.submit(job)
+            self.stats.documents["changed"] += len(written)
+            self.result.tps_written += len(written)
+            if complete:
+                self.states[code] = done
+                self.synced[code] = done.fingerprint
+        return complete
+
+    async def _desa_now(
+        self, desa: str
+    ) -> tuple[dict[str, tuple[int, int]], dict[str, dict[str, int]], dict[str, datetime | None]]:
+        """The race's TPS in a desa (code → id, registered voters), and their current Sirekap tallies: votes by
+        upstream candidate id, and `ts`."""
+        race_id = self.ctx.race.id
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(Tps.code, Tps.id, Tps.registered_voters).where(Tps.race_id == race_id, Tps.desa_code == desa)
+            )
+            tps = {code: (tps_id, registered) for code, tps_id, registered in rows}
+            votes = await session.execute(
+                select(Tally.subject_code, Tally.source_ts, TallyVote.paslon_id, TallyVote.votes)
+                .join(TallyVote, TallyVote.tally_id == Tally.id)
+                .where(
+                    Tally.race_id == race_id,
+                    Tally.source == Source.SIREKAP,
+                    Tally.is_current,
+                    Tally.subject_code.between(desa + "000", desa + "999"),
+                )
+            )
+        current: dict[str, dict[str, int]] = {}
+        stamps: dict[str, datetime | None] = {}
+        for code, ts, paslon, count in votes:
+            stamps[code] = ts
+            upstream = self._upstream_by_paslon.get(paslon)
+            if upstream is not None:
+                current.setdefault(code, {})[upstream] = count
+        return tps, current, stamps
+
+    async def _tps(
+        self, code: str, tps: tuple[int, int], current: dict[str, int] | None, current_ts: datetime | None
+    ) -> object:
+        fetched = await self.fetcher.get(self.layout.region_file(code))
+        if fetched.status != "ok":
+            self._failure(fetched.reason or "transport")
+            return _FAILED
+        self.stats.documents["fetched"] += 1
+        try:
+            doc = parse_tps_file(fetched.body, source_zone=self.ctx.source_zone)
+        except DocumentError as error:
+            self._reject(fetched.path, error.reason, str(error))
+            return _FAILED
+        if doc.votes is None:
+            return None  # nothing uploaded (or taken down): keep what we have
+        if doc.ts is not None and current_ts is not None and doc.ts < current_ts:
+            self._reject(fetched.path, "stale", f"ts {doc.ts.isoformat()} is older than {current_ts.isoformat()}")
+            return _FAILED
+        return self._tally(code, tps, doc, current, fetched.path)
+
+    def _tally(
+        self, code: str, tps: tuple[int, int], doc: TpsFile, current: dict[str, int] | None, path: str
+    ) -> object:
+        tps_id, registered = tps
+        findings = check_tps(
+            doc,
+            candidate_ids=self._upstream_ids,
+            registered_voters=registered or None,
+            voter_cap=self.ctx.voter_cap,
+        )
+        votes = {self.ctx.paslon_by_upstream[k]: v for k, v in (doc.votes or {}).items() if k in self._upstream_ids}
+        adm = doc.administrasi
+        note = None
+        if current and any(doc.votes and doc.votes.get(k, 0) < v for k, v in current.items()):
+            note = "correction: votes went down from " + ", ".join(f"{k}={v}" for k, v in sorted(current.items()))
+        tally = TallyInput(
+            votes,
+            valid=adm.suara_sah if adm else None,
+            invalid=adm.suara_tidak_sah if adm else None,
+            total=adm.suara_total if adm else None,
+            voters_dpt=adm.pengguna_dpt_j if adm else None,
+            voters_dptb=adm.pengguna_dptb_j if adm else None,
+            voters_non_dpt=adm.pengguna_non_dpt_j if adm else None,
+            voters_total=adm.pengguna_total_j if adm else None,
+            source_ts=doc.ts,
+            findings=tuple(f.as_dict() for f in findings),
+            entered_by=ENTERED_BY,
+            note=note,
+        )
+        fill = adm.pemilih_dpt_j if adm is not None and registered == 0 else None
+        return TpsTally(tps_id, code, tally, fill)
+
+    # bookkeeping
+
+    def _failure(self, reason: str) -> None:
+        self.stats.failures[reason] += 1
+        self.result.failures[reason] += 1
+
+    def _reject(self, path: str, reason: str, detail: str) -> None:
+        self.stats.documents["rejected"] += 1
+        self._failure(reason)
+        self.result.rejections.append(Rejection(path, reason, detail))
+
+    def _failed(self, reason: str, detail: str) -> PassResult:
+        self.result.outcome = "failure"
+        self.result.reason = reason
+        self.result.detail = detail
+        if reason not in self.result.failures:
+            self._failure(reason)
+        return self.result

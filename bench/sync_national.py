@@ -1,0 +1,172 @@
+"""How fast does `pantau sync` take in the national tree, and what does an incremental pass cost?
+
+Starts `pantau sim --scenario national` (823,236 TPS; `--quick`: 20,000) in its own process and a fresh SQLite
+database (or `--database-url`), then measures:
+  1. the baseline: the simulator's raw serving rate for TPS documents, fetched with the same httpx client and
+     concurrency the sync uses, no parsing, no database (documents/s);
+  2. bootstrap (region lists down to the TPS) and the first full pass: wall time and documents/s;
+  3. the simulator changes 1% of TPS (`/_sim/national/changes`); an incremental pass: wall time and the share of
+     the tree's documents it fetched (tree = every aggregated region file and TPS file: what a full pass reads).
+
+    python bench/sync_national.py [--quick] [--concurrency 32] [--database-url URL]
+
+Targets on a 2-core machine: full national sync within 15 minutes, a 1% incremental pass within 30 s, under 2% of
+the tree fetched. The last line is one JSON object (see ../shared/docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from api.db import create_engine, sessionmaker  # noqa: E402
+from api.migrate import upgrade  # noqa: E402
+from api.sync.fetcher import FetchPolicy, create_client  # noqa: E402
+from api.sync.metrics import SyncStats  # noqa: E402
+from api.sync.plan import RaceTarget  # noqa: E402
+from api.sync.service import SyncConfig, SyncService  # noqa: E402
+from sirekap.sim.national_tree import build_tree  # noqa: E402
+from sirekap.timestamps import WIB  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, deadline_s: float = 300) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+async def baseline(base_url: str, paths: list[str], concurrency: int) -> float:
+    """TPS documents per second from the simulator, fetched only (the same client the sync uses)."""
+    policy = FetchPolicy(concurrency=concurrency)
+    async with create_client(base_url, policy) as client:
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(path: str) -> None:
+            async with slots:
+                (await client.get(path)).raise_for_status()
+
+        await asyncio.gather(*(one(p) for p in paths[:200]))  # warm-up
+        start = time.perf_counter()
+        await asyncio.gather(*(one(p) for p in paths))
+        return len(paths) / (time.perf_counter() - start)
+
+
+def tps_path(code: str) -> str:
+    return f"/pemilu/hhcw/ppwp/{code[:2]}/{code[:4]}/{code[:6]}/{code[:10]}/{code}.json"
+
+
+async def run(args: argparse.Namespace, base_url: str, admin_url: str, database_url: str) -> dict[str, float]:
+    tree = build_tree(args.tps, 2024)
+    regions = 1 + sum(len(children) for children in tree.children.values())
+    tree_documents = regions + tree.tps_total
+    rng = random.Random(7)
+    sample = [tps_path(tree.tps_at(rng.randrange(tree.tps_total))) for _ in range(args.baseline_docs)]
+    raw_rates = [await baseline(base_url, sample, args.concurrency) for _ in range(3)]
+    raw = sorted(raw_rates)[1]
+    print(f"baseline: simulator serves {raw:,.0f} TPS documents/s (median of 3, fetch only)")
+
+    await upgrade(database_url)
+    engine = create_engine(database_url)
+    policy = FetchPolicy(concurrency=args.concurrency, timeout_seconds=30)
+    config = SyncConfig(base_url, (RaceTarget.parse("ppwp"),), source_zone=WIB, policy=policy)
+    service = SyncService(config, sessionmaker(engine), stats=SyncStats())
+    figures: dict[str, float] = {"tps": tree.tps_total, "tree_documents": tree_documents, "raw_docs_per_s": raw}
+    try:
+        start = time.perf_counter()
+        result = (await service.run_pass())["ppwp-0"]
+        full_s = time.perf_counter() - start
+        requests = service.fetcher.requests
+        assert result.outcome == "success", result
+        stats = service.stats.race("ppwp-0")
+        print(
+            f"full sync (bootstrap + first pass): {full_s:,.1f} s, {requests:,} requests, "
+            f"{requests / full_s:,.0f} docs/s, {result.tps_written:,} TPS written"
+        )
+        figures |= {"full_sync_seconds": full_s, "full_sync_requests": requests, "full_docs_per_s": requests / full_s}
+
+        async with httpx.AsyncClient(timeout=600) as admin:
+            changes = (await admin.post(f"{admin_url}/_sim/national/changes", json={"fraction": 0.01})).json()
+        before, fetched_before = service.fetcher.requests, stats.documents["fetched"]
+        start = time.perf_counter()
+        result = (await service.run_pass())["ppwp-0"]
+        incremental_s = time.perf_counter() - start
+        assert result.outcome == "success", result
+        requests = service.fetcher.requests - before
+        share = requests / tree_documents
+        print(
+            f"incremental pass after {changes['changed']:,} TPS changed: {incremental_s:,.1f} s, {requests:,} "
+            f"requests = {share:.2%} of the tree's {tree_documents:,} documents, {result.tps_written:,} TPS written"
+        )
+        figures |= {
+            "changed_tps": changes["changed"],
+            "incremental_seconds": incremental_s,
+            "incremental_requests": requests,
+            "incremental_fetched": stats.documents["fetched"] - fetched_before,
+            "incremental_share_of_tree": share,
+        }
+    finally:
+        await service.stop()
+        await engine.dispose()
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="20,000 TPS instead of 823,236")
+    parser.add_argument("--tps", type=int, help="override the tree size")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--baseline-docs", type=int, help="TPS documents per baseline round")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temporary directory")
+    args = parser.parse_args()
+    args.tps = args.tps or (20_000 if args.quick else 823_236)
+    args.baseline_docs = args.baseline_docs or (2_000 if args.quick else 20_000)
+    port, admin_port = free_port(), free_port()
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "pantau.cli", "sim", "--scenario", "national", "--tps", str(args.tps), "--speed", "0",
+         "--port", str(port), "--admin-port", str(admin_port), "--log-level", "warning"],
+        cwd=ROOT,
+    )  # fmt: skip
+    try:
+        base_url, admin_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin_port}"
+        wait_for(f"{admin_url}/_sim/state")
+        with tempfile.TemporaryDirectory() as tmp:
+            database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+            figures = asyncio.run(run(args, base_url, admin_url, database_url))
+    finally:
+        sim.terminate()
+        sim.wait(timeout=30)
+    ratios = {
+        "full_docs_per_s_vs_raw": figures["full_docs_per_s"] / figures["raw_docs_per_s"],
+        "incremental_share_of_tree": figures["incremental_share_of_tree"],
+    }
+    mode = "quick" if args.quick else "full"
+    print(json.dumps({"bench": "sync_national", "mode": mode, "figures": figures, "ratios": ratios}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
