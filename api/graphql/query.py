@@ -11,6 +11,7 @@ from api import models
 from api.graphql.context import Info
 from api.graphql.errors import PublicError
 from api.graphql.types import Race, Region, Source, Tps
+from api.graphql.upstream import Upstream, upstream_status
 from api.read.tps import MAX_PAGE, CursorError, TpsFilter, TpsOrder, TpsStatus, findings_below, tps_page
 from sirekap.codes import CodeError, Level, level_of
 
@@ -167,6 +168,10 @@ class Query:
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None),
             total_count=page.total_count,
         )
+
+    @strawberry.field(description="Sirekap's health from the monitor: up or down since when, and incident windows.")
+    async def upstream(self, info: Info) -> Upstream:
+        return await upstream_status(info)
 
     @strawberry.field(description="Failed consistency checks on current numbers in a region and below it.")
     async def findings(self, info: Info, race: str, region: str, first: int = MAX_PAGE) -> list[SubjectFinding]:
