@@ -21,6 +21,8 @@ from monitor.store import Store
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
+#: Availability reads the stored probes, so it is recomputed at most this often, not after every round.
+AVAILABILITY_EVERY = timedelta(seconds=30)
 
 
 def utc_now() -> datetime:
@@ -67,6 +69,7 @@ class Monitor:
             timedelta(seconds=settings.frozen_after_seconds),
             settings.source_zone,
         )
+        self._availability_at: datetime | None = None
         self.durations = Histogram(
             "pantau_monitor_incident_duration_seconds",
             "Durations of closed incidents.",
@@ -92,35 +95,38 @@ class Monitor:
                 for v in self.views.values()
             )
         )
+        transitions = []
         for result in results:
-            await self._apply(result)
-        await self.refresh_availability(now)
+            view = self.views[result.target]
+            transition = step(
+                view.state,
+                result,
+                failures_to_open=self.settings.failures_to_open,
+                successes_to_close=self.settings.successes_to_close,
+            )
+            view.freshness = next_freshness(view.freshness, result)
+            transitions.append((result, transition.state, view.freshness, transition.opened, transition.closed))
+        states = await self.store.record(transitions)
+        for (result, _, _, opened, closed), state in zip(transitions, states, strict=True):
+            self._note(result, state, opened, closed)
+        if self._availability_at is None or now - self._availability_at >= AVAILABILITY_EVERY:
+            await self.refresh_availability(now)
+            self._availability_at = now
         return list(results)
 
-    async def _apply(self, result: ProbeResult) -> None:
+    def _note(self, result: ProbeResult, state: TargetState, opened: Incident | None, closed: Incident | None) -> None:
         view = self.views[result.target]
-        transition = step(
-            view.state,
-            result,
-            failures_to_open=self.settings.failures_to_open,
-            successes_to_close=self.settings.successes_to_close,
-        )
-        view.freshness = next_freshness(view.freshness, result)
-        view.state = await self.store.record(
-            result, transition.state, view.freshness, transition.opened, transition.closed
-        )
+        view.state = state
         view.latest = result
         view.probes[result.reason] += 1
         if result.ok:
             view.last_success_at = result.at
-        if transition.opened is not None:
+        if opened is not None:
             view.incidents_total += 1
-            log.warning(
-                "incident opened: %s %s since %s", result.target, transition.opened.reason, transition.opened.started_at
-            )
-        if transition.closed is not None:
-            self.durations.labels(result.target).observe(transition.closed.duration(result.at).total_seconds())
-            log.warning("incident closed: %s at %s", result.target, transition.closed.ended_at)
+            log.warning("incident opened: %s %s since %s", result.target, opened.reason, opened.started_at)
+        if closed is not None:
+            self.durations.labels(result.target).observe(closed.duration(result.at).total_seconds())
+            log.warning("incident closed: %s at %s", result.target, closed.ended_at)
 
     async def refresh_availability(self, now: datetime) -> None:
         maintenance = [(m.start, m.end) for m in self.settings.maintenance]
@@ -139,12 +145,14 @@ class Monitor:
                 )
 
     async def run(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        """Probe every interval, on a fixed cadence: a slow round shortens the wait, never shifts the schedule."""
         while True:
+            started = time.monotonic()
             try:
                 await self.probe_all()
             except Exception:  # a broken store must not stop the probing for good
                 log.exception("probe round failed")
-            await sleep(self.settings.interval_seconds)
+            await sleep(max(0.0, self.settings.interval_seconds - (time.monotonic() - started)))
 
     def open_incidents(self) -> list[Incident]:
         return [v.state.incident for v in self.views.values() if v.state.incident is not None]

@@ -11,13 +11,16 @@ from typing import Any
 
 from sqlalchemy import JSON, Float, Integer, MetaData, String, insert, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from monitor.incidents import Incident, TargetState
 from monitor.probe import Freshness, ProbeResult, Reason
 
 DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+#: One probe's result, the target's new state, its freshness, and the incident it opened or closed.
+Recorded = tuple[ProbeResult, TargetState, "Freshness | None", "Incident | None", "Incident | None"]
 
 
 class Base(DeclarativeBase):
@@ -78,57 +81,61 @@ class Store:
     async def close(self) -> None:
         await self.engine.dispose()
 
-    async def record(
+    async def record(self, round_: list[Recorded]) -> list[TargetState]:
+        """Store a round of probes and their consequences in one transaction; returns the states with incident ids."""
+        async with self.sessions.begin() as session:
+            return [await self._record(session, *item) for item in round_]
+
+    async def _record(
         self,
+        session: AsyncSession,
         result: ProbeResult,
         state: TargetState,
         freshness: Freshness | None,
         opened: Incident | None,
         closed: Incident | None,
     ) -> TargetState:
-        """Store one probe and its consequences in one transaction; returns the state with incident ids."""
-        async with self.sessions.begin() as session:
-            await session.execute(
-                insert(ProbeRow).values(
-                    target=result.target,
-                    at=epoch(result.at),
-                    reason=result.reason.value,
-                    detail=result.detail[:300],
-                    status=result.status,
-                    duration=result.duration_seconds,
-                    data_ts=epoch(result.data_ts) if result.data_ts else None,
-                    tps_in=result.tps_in,
-                    tps_total=result.tps_total,
-                )
+        await session.execute(
+            insert(ProbeRow).values(
+                target=result.target,
+                at=epoch(result.at),
+                reason=result.reason.value,
+                detail=result.detail[:300],
+                status=result.status,
+                duration=result.duration_seconds,
+                data_ts=epoch(result.data_ts) if result.data_ts else None,
+                tps_in=result.tps_in,
+                tps_total=result.tps_total,
             )
-            if opened is not None:
-                new_id = await session.scalar(
-                    insert(IncidentRow)
-                    .values(
-                        target=opened.target,
-                        reason=opened.reason.value,
-                        detail=opened.detail[:300],
-                        started_at=epoch(opened.started_at),
-                    )
-                    .returning(IncidentRow.id)
+        )
+        if opened is not None:
+            new_id = await session.scalar(
+                insert(IncidentRow)
+                .values(
+                    target=opened.target,
+                    reason=opened.reason.value,
+                    detail=opened.detail[:300],
+                    started_at=epoch(opened.started_at),
                 )
-                state = TargetState(
-                    state.failures,
-                    state.first_failure,
-                    state.successes,
-                    state.first_success_at,
-                    Incident(opened.target, opened.reason, opened.started_at, None, opened.detail, new_id),
-                )
-            if closed is not None and closed.id is not None and closed.ended_at is not None:
-                await session.execute(
-                    update(IncidentRow).where(IncidentRow.id == closed.id).values(ended_at=epoch(closed.ended_at))
-                )
-            row = await session.get(TargetRow, result.target)
-            encoded = _encode(state, freshness)
-            if row is None:
-                session.add(TargetRow(target=result.target, state=encoded))
-            else:
-                row.state = encoded
+                .returning(IncidentRow.id)
+            )
+            state = TargetState(
+                state.failures,
+                state.first_failure,
+                state.successes,
+                state.first_success_at,
+                Incident(opened.target, opened.reason, opened.started_at, None, opened.detail, new_id),
+            )
+        if closed is not None and closed.id is not None and closed.ended_at is not None:
+            await session.execute(
+                update(IncidentRow).where(IncidentRow.id == closed.id).values(ended_at=epoch(closed.ended_at))
+            )
+        row = await session.get(TargetRow, result.target)
+        encoded = _encode(state, freshness)
+        if row is None:
+            session.add(TargetRow(target=result.target, state=encoded))
+        else:
+            row.state = encoded
         return state
 
     async def states(self) -> dict[str, tuple[TargetState, Freshness | None]]:
