@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import TPS_SOURCES, Paslon, Race, Rollup, RollupVote, Source, Tally, TallyStatus, TallyVote
-from api.rollups import Delta, Numbers, delta
+from api.rollups import Delta, Numbers, Totals, delta
 from sirekap.codes import LENGTHS, Level
 
 
@@ -76,7 +76,7 @@ class TallyInput:
         return Numbers(dict(self.votes), self.valid, self.invalid, self.total, self.voters_total)
 
 
-_COMPARED = (
+COMPARED_FIELDS = (
     "valid",
     "invalid",
     "total",
@@ -175,7 +175,7 @@ async def _current(
 def _unchanged(old: Tally, old_votes: Mapping[int, int], new: TallyInput) -> bool:
     return (
         dict(old_votes) == dict(new.votes)
-        and all(getattr(old, name) == getattr(new, name) for name in _COMPARED)
+        and all(getattr(old, name) == getattr(new, name) for name in COMPARED_FIELDS)
         and list(old.findings) == [dict(f) for f in new.findings]
         and old.status == new.status
     )
@@ -244,7 +244,8 @@ async def _write(
     return Written(tally_id, current_version + 1, changed=True)
 
 
-def _upsert(session: AsyncSession) -> Any:
+def upsert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT … ON CONFLICT construct (PostgreSQL and SQLite both have one)."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
@@ -257,22 +258,38 @@ async def _apply(
     source_ts: datetime | None,
     now: datetime,
 ) -> None:
-    upsert = _upsert(session)
-    keys = {"race_id": race.id, "source": source}
+    totals = Totals()
+    totals.add(change)
+    await add_to_rollups(session, race.id, source, {code: (totals, source_ts) for code in codes}, now)
+
+
+async def add_to_rollups(
+    session: AsyncSession,
+    race_id: int,
+    source: Source,
+    changes: Mapping[str, tuple[Totals, datetime | None]],
+    now: datetime,
+    chunk: int = 500,
+) -> None:
+    """Add each region's change to its rollup, creating rollups as needed; the newest source time wins."""
+    if not changes:
+        return
+    upsert = upsert_for(session)
+    keys = {"race_id": race_id, "source": source}
     stmt = upsert(Rollup).values(
         [
             {
                 **keys,
                 "region_code": code,
-                "tps_in": change.tps_in,
-                "valid": change.valid,
-                "invalid": change.invalid,
-                "total": change.total,
-                "voters_total": change.voters_total,
-                "latest_source_ts": source_ts,
+                "tps_in": total.tps_in,
+                "valid": total.valid,
+                "invalid": total.invalid,
+                "total": total.total,
+                "voters_total": total.voters_total,
+                "latest_source_ts": ts,
                 "updated_at": now,
             }
-            for code in codes
+            for code, (total, ts) in sorted(changes.items())
         ]
     )
     new = stmt.excluded
@@ -296,19 +313,17 @@ async def _apply(
             },
         )
     )
-    votes = [(p, v) for p, v in change.votes.items() if v]
-    if votes:
-        stmt = upsert(RollupVote).values(
-            [{**keys, "region_code": code, "paslon_id": p, "votes": v} for code in codes for p, v in votes]
-        )
+    votes = [
+        {**keys, "region_code": code, "paslon_id": paslon, "votes": count}
+        for code, (total, _) in sorted(changes.items())
+        for paslon, count in sorted(total.votes.items())
+        if count
+    ]
+    for start in range(0, len(votes), chunk):
+        stmt = upsert(RollupVote).values(votes[start : start + chunk])
         await session.execute(
             stmt.on_conflict_do_update(
-                index_elements=[
-                    RollupVote.race_id,
-                    RollupVote.source,
-                    RollupVote.region_code,
-                    RollupVote.paslon_id,
-                ],
+                index_elements=[RollupVote.race_id, RollupVote.source, RollupVote.region_code, RollupVote.paslon_id],
                 set_={"votes": RollupVote.votes + stmt.excluded.votes},
             )
         )

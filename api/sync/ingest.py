@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, case, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import RaceRegion, Rollup, RollupVote, Source, Tally, TallyVote, Tps
+from api.models import RaceRegion, Source, Tally, TallyVote, Tps
 from api.rollups import Numbers, Totals, delta
-from api.store import RaceInfo, StoreError, TallyInput
+from api.store import COMPARED_FIELDS, RaceInfo, StoreError, TallyInput, add_to_rollups
 
-_COMPARED = ("valid", "invalid", "total", "voters_dpt", "voters_dptb", "voters_non_dpt", "voters_total", "tps_claimed")
 _CHUNK = 500
 
 
@@ -75,7 +73,7 @@ async def current_tallies(
                 t.id,
                 t.version,
                 Numbers(votes[t.id], t.valid, t.invalid, t.total, t.voters_total),
-                {name: getattr(t, name) for name in _COMPARED},
+                {name: getattr(t, name) for name in COMPARED_FIELDS},
                 list(t.findings),
                 t.status,
                 t.source_ts,
@@ -86,7 +84,7 @@ async def current_tallies(
 def _unchanged(old: CurrentTally, new: TallyInput) -> bool:
     return (
         dict(old.numbers.votes) == dict(new.votes)
-        and all(old.fields[name] == getattr(new, name) for name in _COMPARED)
+        and all(old.fields[name] == getattr(new, name) for name in COMPARED_FIELDS)
         and old.findings == [dict(f) for f in new.findings]
         and old.status == new.status
     )
@@ -149,7 +147,7 @@ def _tally_row(
         "version": (old.version if old else 0) + 1,
         "is_current": True,
         "status": tally.status,
-        **{name: getattr(tally, name) for name in _COMPARED},
+        **{name: getattr(tally, name) for name in COMPARED_FIELDS},
         "source_ts": tally.source_ts,
         "received_at": received_at,
         "findings": [dict(f) for f in tally.findings],
@@ -157,10 +155,6 @@ def _tally_row(
         "entered_by": tally.entered_by,
         "note": tally.note,
     }
-
-
-def _upsert(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 async def _move_rollups(
@@ -171,69 +165,17 @@ async def _move_rollups(
     old: Mapping[str, CurrentTally],
     now: datetime,
 ) -> None:
-    sums: dict[str, Totals] = defaultdict(Totals)
-    latest: dict[str, datetime | None] = {}
+    changes: dict[str, tuple[Totals, datetime | None]] = defaultdict(lambda: (Totals(), None))
     for item in changed:
         previous = old.get(item.tps_code)
         change = delta(None if previous is None else previous.numbers, item.tally.numbers())
         ts = item.tally.source_ts
         for code in race.rollup_codes(item.tps_code):
-            sums[code].add(change)
-            if ts is not None and (latest.get(code) is None or ts > latest[code]):  # type: ignore[operator]
-                latest[code] = ts
-    upsert = _upsert(session)
-    keys = {"race_id": race.id, "source": source}
-    stmt = upsert(Rollup).values(
-        [
-            {
-                **keys,
-                "region_code": code,
-                "tps_in": total.tps_in,
-                "valid": total.valid,
-                "invalid": total.invalid,
-                "total": total.total,
-                "voters_total": total.voters_total,
-                "latest_source_ts": latest.get(code),
-                "updated_at": now,
-            }
-            for code, total in sorted(sums.items())
-        ]
-    )
-    new = stmt.excluded
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[Rollup.race_id, Rollup.source, Rollup.region_code],
-            set_={
-                "tps_in": Rollup.tps_in + new.tps_in,
-                "valid": Rollup.valid + new.valid,
-                "invalid": Rollup.invalid + new.invalid,
-                "total": Rollup.total + new.total,
-                "voters_total": Rollup.voters_total + new.voters_total,
-                "latest_source_ts": case(
-                    (
-                        or_(Rollup.latest_source_ts.is_(None), new.latest_source_ts > Rollup.latest_source_ts),
-                        new.latest_source_ts,
-                    ),
-                    else_=Rollup.latest_source_ts,
-                ),
-                "updated_at": new.updated_at,
-            },
-        )
-    )
-    vote_rows = [
-        {**keys, "region_code": code, "paslon_id": paslon, "votes": count}
-        for code, total in sorted(sums.items())
-        for paslon, count in sorted(total.votes.items())
-        if count
-    ]
-    for start in range(0, len(vote_rows), _CHUNK):
-        stmt = upsert(RollupVote).values(vote_rows[start : start + _CHUNK])
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[RollupVote.race_id, RollupVote.source, RollupVote.region_code, RollupVote.paslon_id],
-                set_={"votes": RollupVote.votes + stmt.excluded.votes},
-            )
-        )
+            total, latest = changes[code]
+            total.add(change)
+            if ts is not None and (latest is None or ts > latest):
+                changes[code] = (total, ts)
+    await add_to_rollups(session, race.id, source, changes, now, _CHUNK)
 
 
 async def _fill_registered_voters(session: AsyncSession, race: RaceInfo, items: Sequence[TpsTally]) -> None:
