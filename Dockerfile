@@ -5,6 +5,7 @@ COPY api api
 COPY monitor monitor
 COPY sirekap sirekap
 COPY pantau pantau
+COPY observability observability
 RUN pip install --no-cache-dir .
 USER nobody
 EXPOSE 8000 8001 8002

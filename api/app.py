@@ -19,8 +19,8 @@ from api.db import create_engine, sessionmaker
 from api.graphql.http import CachedGet, PantauGraphQL, RateLimited
 from api.graphql.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from api.graphql.schema import build_schema
-from api.http_metrics import HttpMetrics
 from api.settings import Settings
+from observability.http_metrics import HttpMetrics
 
 #: Something to run for the app's lifetime (the background sync), given the app's state.
 Background = Callable[[Any], AbstractAsyncContextManager[None]]

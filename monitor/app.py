@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -19,6 +20,7 @@ from monitor.metrics import MonitorCollector
 from monitor.runner import Clock, Monitor, utc_now
 from monitor.settings import Settings
 from monitor.store import Store
+from observability.http_metrics import HttpMetrics
 
 
 def create_app(settings: Settings, *, clock: Clock = utc_now, run_loop: bool = True) -> Starlette:
@@ -76,6 +78,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, run_loop: bool = T
         return HTMLResponse(page.render(sections, now, zone))
 
     app = Starlette(
+        middleware=[Middleware(HttpMetrics, registry=registry, prefix="pantau_monitor")],
         routes=[
             Route("/", home),
             Route("/healthz", healthz),

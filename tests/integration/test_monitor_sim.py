@@ -86,7 +86,9 @@ async def test_the_1400_outage_is_one_incident_from_1400_wita_to_recovery(
         assert wita("2020-12-09T14:00") <= since <= wita("2020-12-09T14:00") + MINUTE * 3
         assert status["since_local"] == "2020-12-09 14:02 WITA"
         assert status["headline"].startswith("Sirekap down since 14:02 WITA")
+        await client.get("/api/status")
         metrics = (await client.get("/metrics")).text
+        assert 'pantau_monitor_http_requests_total{handler="/api/status",method="GET",status="200"}' in metrics
         assert sample(metrics, "pantau_monitor_incident_open") == 1.0
         assert sample(metrics, "pantau_monitor_incident_start_timestamp_seconds") == since.timestamp()
         assert sample(metrics, "pantau_monitor_probe_success") == 0.0

@@ -1,0 +1,1 @@
+"""Observability shared by both services (HTTP request metrics); imports neither service."""
