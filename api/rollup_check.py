@@ -10,9 +10,9 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import TPS_SOURCES, Rollup, RollupVote, Tally, TallyVote
+from api.models import TPS_SOURCES, Rollup, RollupVote, Tally
 from api.rollups import Numbers, Totals, delta
-from api.store import RaceInfo
+from api.store import RaceInfo, votes_of
 
 
 async def recomputed_rollups(session: AsyncSession, race: RaceInfo) -> dict[tuple[str, str], Totals]:
@@ -24,16 +24,7 @@ async def recomputed_rollups(session: AsyncSession, race: RaceInfo) -> dict[tupl
             ).where(Tally.race_id == race.id, Tally.is_current, Tally.source.in_([s.value for s in TPS_SOURCES]))
         )
     ).all()
-    votes: dict[int, dict[int, int]] = defaultdict(dict)
-    ids = [t.id for t in tallies]
-    for chunk in range(0, len(ids), 500):
-        rows = await session.execute(
-            select(TallyVote.tally_id, TallyVote.paslon_id, TallyVote.votes).where(
-                TallyVote.tally_id.in_(ids[chunk : chunk + 500])
-            )
-        )
-        for tally_id, paslon_id, count in rows:
-            votes[tally_id][paslon_id] = count
+    votes = await votes_of(session, [t.id for t in tallies])
     totals: dict[tuple[str, str], Totals] = defaultdict(Totals)
     for t in tallies:
         change = delta(None, Numbers(votes[t.id], t.valid, t.invalid, t.total, t.voters_total))

@@ -152,6 +152,21 @@ async def record_region_tally(
     )
 
 
+async def votes_of(session: AsyncSession, tally_ids: Sequence[int], chunk: int = 500) -> dict[int, dict[int, int]]:
+    """Votes per paslon of each tally version, by tally id (every id present, empty when it has none)."""
+    votes: dict[int, dict[int, int]] = {tally_id: {} for tally_id in tally_ids}
+    ids = list(votes)
+    for start in range(0, len(ids), chunk):
+        rows = await session.execute(
+            select(TallyVote.tally_id, TallyVote.paslon_id, TallyVote.votes).where(
+                TallyVote.tally_id.in_(ids[start : start + chunk])
+            )
+        )
+        for tally_id, paslon_id, count in rows:
+            votes[tally_id][paslon_id] = count
+    return votes
+
+
 async def _current(
     session: AsyncSession, race_id: int, source: Source, subject: str, claimant: int
 ) -> tuple[Tally | None, dict[int, int]]:
@@ -168,8 +183,7 @@ async def _current(
     )
     if old is None:
         return None, {}
-    rows = await session.execute(select(TallyVote.paslon_id, TallyVote.votes).where(TallyVote.tally_id == old.id))
-    return old, {paslon: votes for paslon, votes in rows}
+    return old, (await votes_of(session, [old.id]))[old.id]
 
 
 def _unchanged(old: Tally, old_votes: Mapping[int, int], new: TallyInput) -> bool:

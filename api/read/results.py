@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import TPS_SOURCES, RaceRegion, Rollup, RollupVote, Source, Tally, TallyStatus, TallyVote
+from api.models import TPS_SOURCES, RaceRegion, Rollup, RollupVote, Source, Tally, TallyStatus
+from api.store import votes_of
 from sirekap.codes import LENGTHS, Level, level_of
 
 #: The level whose tallies a pleno source records, and the level it is counted in above that.
@@ -108,16 +109,8 @@ async def current_region_tallies(
     tallies = list(
         await session.scalars(select(Tally).where(and_(*where)).order_by(Tally.subject_code, Tally.claimant))
     )
-    votes: dict[int, dict[int, int]] = defaultdict(dict)
-    if tallies:
-        rows = await session.execute(
-            select(TallyVote.tally_id, TallyVote.paslon_id, TallyVote.votes).where(
-                TallyVote.tally_id.in_([t.id for t in tallies])
-            )
-        )
-        for tally_id, paslon_id, count in rows:
-            votes[tally_id][paslon_id] = count
-    return [(t, votes.get(t.id, {})) for t in tallies]
+    votes = await votes_of(session, [t.id for t in tallies])
+    return [(t, votes[t.id]) for t in tallies]
 
 
 def _from_tally(tally: Tally, votes: dict[int, int], unit: str, source: Source) -> SourceResult:

@@ -12,7 +12,8 @@ from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from api.models import TPS_SOURCES, RaceRegion, Source, Tally, TallyVote, Tps
+from api.models import TPS_SOURCES, RaceRegion, Source, Tally, Tps
+from api.store import votes_of
 from sirekap.codes import Level, level_of
 
 MAX_PAGE = 100
@@ -226,11 +227,5 @@ async def findings_below(
 
 
 async def _with_votes(session: AsyncSession, tallies: list[Tally]) -> list[tuple[Tally, dict[int, int]]]:
-    votes: dict[int, dict[int, int]] = {t.id: {} for t in tallies}
-    if tallies:
-        rows = await session.execute(
-            select(TallyVote.tally_id, TallyVote.paslon_id, TallyVote.votes).where(TallyVote.tally_id.in_(list(votes)))
-        )
-        for tally_id, paslon_id, count in rows:
-            votes[tally_id][paslon_id] = count
+    votes = await votes_of(session, [t.id for t in tallies])
     return [(t, votes[t.id]) for t in tallies]

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import RaceRegion, Source, Tally, TallyVote, Tps
 from api.rollups import Numbers, Totals, delta
-from api.store import COMPARED_FIELDS, RaceInfo, StoreError, TallyInput, add_to_rollups
+from api.store import COMPARED_FIELDS, RaceInfo, StoreError, TallyInput, add_to_rollups, votes_of
 
 _CHUNK = 500
 
@@ -59,15 +59,7 @@ async def current_tallies(
         if lock:
             query = query.with_for_update()
         tallies = (await session.scalars(query)).all()
-        votes: dict[int, dict[int, int]] = defaultdict(dict)
-        if tallies:
-            rows = await session.execute(
-                select(TallyVote.tally_id, TallyVote.paslon_id, TallyVote.votes).where(
-                    TallyVote.tally_id.in_([t.id for t in tallies])
-                )
-            )
-            for tally_id, paslon_id, count in rows:
-                votes[tally_id][paslon_id] = count
+        votes = await votes_of(session, [t.id for t in tallies])
         for t in tallies:
             found[t.subject_code] = CurrentTally(
                 t.id,
