@@ -26,9 +26,18 @@ from observability.http_metrics import HttpMetrics
 def create_app(settings: Settings, *, clock: Clock = utc_now, run_loop: bool = True) -> Starlette:
     """The monitor app. With `run_loop=False` nothing probes by itself: tests call `app.state.monitor.probe_all()`."""
     store = Store(settings.database_url)
-    client = httpx.AsyncClient(timeout=settings.timeout_seconds, headers={"User-Agent": "pantau-monitor"})
+    # One client, so one connection pool, per target: a hanging target never holds up the others, and a probe never
+    # waits in (or walks) a pool shared with hundreds of connections.
+    clients = {
+        target.name: httpx.AsyncClient(
+            timeout=settings.timeout_seconds,
+            headers={"User-Agent": "pantau-monitor"},
+            limits=httpx.Limits(max_connections=2, max_keepalive_connections=1),
+        )
+        for target in settings.targets
+    }
     registry = CollectorRegistry()
-    monitor = Monitor(settings, store, client, clock=clock, registry=registry)
+    monitor = Monitor(settings, store, clients, clock=clock, registry=registry)
     registry.register(MonitorCollector(monitor))
     zone = settings.display_zone
 
@@ -43,7 +52,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, run_loop: bool = T
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await client.aclose()
+            for client in clients.values():
+                await client.aclose()
             await store.close()
 
     async def healthz(request: Request) -> Response:
@@ -65,17 +75,28 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, run_loop: bool = T
         found = await store.incidents(target=params.get("target"), start=start, end=end)
         records = [views.incident_record(i, zone) for i in found]
         if params.get("format") == "csv":
-            return PlainTextResponse(views.incidents_csv(records), media_type="text/csv; charset=utf-8")
+            return PlainTextResponse(
+                views.incidents_csv(records),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'inline; filename="incidents.csv"'},
+            )
         return JSONResponse({"incidents": records})
 
     async def home(request: Request) -> Response:
         now = clock()
-        sections = []
-        for name, view in monitor.views.items():
-            found = await store.incidents(target=name, start=now - timedelta(days=7), end=now)
-            probes = await store.probes(name, now - timedelta(hours=24), now + timedelta(seconds=1))
-            sections.append((view, found, probes))
-        return HTMLResponse(page.render(sections, now, zone))
+        week = now - timedelta(days=7)
+        times = await store.probe_times(week - settings.vouch, now + timedelta(microseconds=1))
+        targets = [
+            page.TargetPage(
+                view,
+                await store.incidents(target=name, start=week, end=now),
+                await store.probes(name, now - timedelta(hours=24), now + timedelta(microseconds=1)),
+                times.get(name, []),
+            )
+            for name, view in monitor.views.items()
+        ]
+        html = page.render(targets, now, zone, vouch=settings.vouch, maintenance=settings.maintenance_spans)
+        return HTMLResponse(html)
 
     app = Starlette(
         middleware=[Middleware(HttpMetrics, registry=registry, prefix="pantau_monitor")],

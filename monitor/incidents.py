@@ -3,6 +3,8 @@
 An incident opens after `failures_to_open` consecutive failing probes, its start back-dated to the first of them,
 and closes after `successes_to_close` consecutive good probes, its end at the first good one. Time the monitor did
 not observe (it was not running) is unknown: it counts neither as up nor as down, and shows as lost coverage.
+A probe vouches for the time until the next one, `vouch` at most; a streak of failing or good probes does not reach
+across a longer gap, so a failure seen before the monitor stopped never back-dates an incident over time nobody saw.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class TargetState:
     successes: int = 0
     first_success_at: datetime | None = None
     incident: Incident | None = None
+    last_probe_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,18 @@ class Transition:
     closed: Incident | None = None
 
 
-def step(state: TargetState, result: ProbeResult, *, failures_to_open: int, successes_to_close: int) -> Transition:
-    """Apply one probe result to a target's state."""
+def step(
+    state: TargetState,
+    result: ProbeResult,
+    *,
+    failures_to_open: int,
+    successes_to_close: int,
+    vouch: timedelta | None = None,
+) -> Transition:
+    """Apply one probe result to a target's state. With `vouch`, a longer gap since the last probe breaks streaks."""
+    if vouch is not None and state.last_probe_at is not None and result.at - state.last_probe_at > vouch:
+        state = replace(state, failures=0, first_failure=None, successes=0, first_success_at=None)
+    state = replace(state, last_probe_at=result.at)
     if not result.ok:
         first = state.first_failure or result
         failing = replace(state, failures=state.failures + 1, first_failure=first, successes=0, first_success_at=None)
@@ -63,7 +76,7 @@ def step(state: TargetState, result: ProbeResult, *, failures_to_open: int, succ
     first_success = recovering.first_success_at or result.at
     if successes >= successes_to_close:
         closed = replace(recovering.incident, ended_at=first_success)
-        return Transition(TargetState(), closed=closed)
+        return Transition(TargetState(last_probe_at=result.at), closed=closed)
     return Transition(replace(recovering, successes=successes, first_success_at=first_success))
 
 
@@ -76,20 +89,24 @@ class Availability:
     unknown_seconds: float
 
 
+def observed(probe_times: Iterable[datetime], *, end: datetime, vouch: timedelta) -> list[Span]:
+    """The time the monitor saw: each probe vouches for the time until the next one, `vouch` at most."""
+    times = sorted(probe_times)
+    return _merge((t, min(n, t + vouch)) for t, n in zip(times, [*times[1:], end], strict=False))
+
+
 def availability(
     probe_times: Sequence[datetime],
     incidents: Iterable[Incident],
     *,
     start: datetime,
     end: datetime,
-    interval: timedelta,
+    vouch: timedelta,
     maintenance: Iterable[Span] = (),
 ) -> Availability:
-    """Availability over [start, end): each probe vouches for the time until the next one, two intervals at most."""
-    times = sorted(probe_times)
-    observed = [(t, min(n, t + 2 * interval)) for t, n in zip(times, [*times[1:], end], strict=False)]
+    """Availability over [start, end), less maintenance; time no probe vouches for is unknown, not up or down."""
     window = _subtract([(start, end)], maintenance)
-    seen = _intersect(_merge(observed), window)
+    seen = _intersect(observed(probe_times, end=end, vouch=vouch), window)
     down = _intersect(seen, _merge((i.started_at, i.ended_at or end) for i in incidents))
     total, seen_s, down_s = _seconds(window), _seconds(seen), _seconds(down)
     return Availability(

@@ -33,8 +33,10 @@ class MonitorCollector(Collector):
             ("target", "reason", "since_local"),
         )
         incidents = CounterMetricFamily("pantau_monitor_incidents", "Incidents opened, all time.", labels=["target"])
-        upstream = gauge("upstream_timestamp_seconds", "The document's own ts (Unix time), as last read.")
-        progress = gauge("progress_ratio", "TPS in over TPS total, as last read from the document.")
+        upstream = gauge(
+            "upstream_timestamp_seconds", "The document's own ts (Unix time), as last read; kept in an outage."
+        )
+        progress = gauge("progress_ratio", "TPS in over TPS total, as last read from the document; kept in an outage.")
         last_success = gauge("last_success_timestamp_seconds", "Time of the last good probe (Unix time).")
         ratio = gauge("availability_ratio", "Up time over observed time in the window.", ("target", "window"))
         coverage = gauge(
@@ -46,10 +48,12 @@ class MonitorCollector(Collector):
                 success.add_metric([name], 1.0 if latest.ok else 0.0)
                 duration.add_metric([name], latest.duration_seconds)
                 status.add_metric([name], float(latest.status or 0))
-                if latest.data_ts is not None:
-                    upstream.add_metric([name], latest.data_ts.timestamp())
-                if latest.progress is not None:
-                    progress.add_metric([name], latest.progress)
+            read = view.last_read
+            if read is not None:
+                if read.data_ts is not None:
+                    upstream.add_metric([name], read.data_ts.timestamp())
+                if read.progress is not None:
+                    progress.add_metric([name], read.progress)
             for reason in Reason:
                 probes.add_metric([name, reason.value], float(view.probes[reason]))
             incident = view.state.incident

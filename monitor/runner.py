@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +23,8 @@ Clock = Callable[[], datetime]
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
 #: Availability reads the stored probes, so it is recomputed at most this often, not after every round.
 AVAILABILITY_EVERY = timedelta(seconds=30)
+#: Old probes are deleted this often (see Settings.retention_days).
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def utc_now() -> datetime:
@@ -43,6 +45,8 @@ class TargetView:
     state: TargetState = field(default_factory=TargetState)
     freshness: Freshness | None = None
     latest: ProbeResult | None = None
+    #: The last probe that read the document (up, stale or frozen): its `ts` and progress outlive an outage.
+    last_read: ProbeResult | None = None
     last_success_at: datetime | None = None
     probes: Counter[Reason] = field(default_factory=Counter)
     incidents_total: int = 0
@@ -54,22 +58,24 @@ class Monitor:
         self,
         settings: Settings,
         store: Store,
-        client: httpx.AsyncClient,
+        clients: Mapping[str, httpx.AsyncClient],
         *,
         clock: Clock = utc_now,
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.client = client
+        self.clients = clients  # one per target, by name
         self.clock = clock
         self.views = {t.name: TargetView(t) for t in settings.targets}
         self.thresholds = Thresholds(
             timedelta(seconds=settings.stale_after_seconds),
             timedelta(seconds=settings.frozen_after_seconds),
             settings.source_zone,
+            settings.timeout_seconds,
         )
         self._availability_at: datetime | None = None
+        self._pruned_at: datetime | None = None
         self.durations = Histogram(
             "pantau_monitor_incident_duration_seconds",
             "Durations of closed incidents.",
@@ -84,15 +90,22 @@ class Monitor:
         for name, (state, freshness) in (await self.store.states()).items():
             if name in self.views:
                 self.views[name].state, self.views[name].freshness = state, freshness
+        for name, at in (await self.store.last_successes()).items():
+            if name in self.views:
+                self.views[name].last_success_at = at
         for name, view in self.views.items():
-            view.incidents_total = len(await self.store.incidents(target=name))
+            view.last_read = await self.store.last_read(name)
+        for incident in await self.store.incidents():
+            if incident.target in self.views:
+                self.views[incident.target].incidents_total += 1
+        await self.refresh_availability(self.clock())
 
     async def probe_all(self) -> list[ProbeResult]:
         now = self.clock()
         results = await asyncio.gather(
             *(
-                probe(self.client, v.target, now=now, thresholds=self.thresholds, previous=v.freshness)
-                for v in self.views.values()
+                probe(self.clients[name], v.target, now=now, thresholds=self.thresholds, previous=v.freshness)
+                for name, v in self.views.items()
             )
         )
         transitions = []
@@ -103,21 +116,27 @@ class Monitor:
                 result,
                 failures_to_open=self.settings.failures_to_open,
                 successes_to_close=self.settings.successes_to_close,
+                vouch=self.settings.vouch,
             )
             view.freshness = next_freshness(view.freshness, result)
             transitions.append((result, transition.state, view.freshness, transition.opened, transition.closed))
         states = await self.store.record(transitions)
         for (result, _, _, opened, closed), state in zip(transitions, states, strict=True):
             self._note(result, state, opened, closed)
-        if self._availability_at is None or now - self._availability_at >= AVAILABILITY_EVERY:
+        if self._availability_at is None or abs(now - self._availability_at) >= AVAILABILITY_EVERY:
             await self.refresh_availability(now)
             self._availability_at = now
+        if self._pruned_at is None or abs(now - self._pruned_at) >= PRUNE_EVERY:
+            await self.store.prune(now - timedelta(days=self.settings.retention_days))
+            self._pruned_at = now
         return list(results)
 
     def _note(self, result: ProbeResult, state: TargetState, opened: Incident | None, closed: Incident | None) -> None:
         view = self.views[result.target]
         view.state = state
         view.latest = result
+        if result.tps_total is not None:
+            view.last_read = result
         view.probes[result.reason] += 1
         if result.ok:
             view.last_success_at = result.at
@@ -129,19 +148,18 @@ class Monitor:
             log.warning("incident closed: %s at %s", result.target, closed.ended_at)
 
     async def refresh_availability(self, now: datetime) -> None:
-        maintenance = [(m.start, m.end) for m in self.settings.maintenance]
-        interval = timedelta(seconds=self.settings.interval_seconds)
-        for name, view in self.views.items():
-            for label, width in WINDOWS.items():
-                start = now - width
-                times = [p.at for p in await self.store.probes(name, start - 2 * interval, now)]
+        """Availability over each window, from the stored probes: a restart loses nothing but the time it was off."""
+        vouch, widest = self.settings.vouch, max(WINDOWS.values())
+        times = await self.store.probe_times(now - widest - vouch, now + timedelta(microseconds=1))
+        incidents: dict[str, list[Incident]] = {name: [] for name in self.views}
+        for incident in await self.store.incidents(start=now - widest, end=now):
+            incidents.setdefault(incident.target, []).append(incident)
+        for label, width in WINDOWS.items():
+            start = now - width
+            maintenance = self.settings.maintenance_spans(start, now)
+            for name, view in self.views.items():
                 view.availability[label] = availability(
-                    times,
-                    await self.store.incidents(target=name, start=start, end=now),
-                    start=start,
-                    end=now,
-                    interval=interval,
-                    maintenance=maintenance,
+                    times.get(name, []), incidents[name], start=start, end=now, vouch=vouch, maintenance=maintenance
                 )
 
     async def run(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:

@@ -1,17 +1,28 @@
-"""The monitor's settings, read once from `PANTAU_*` environment variables at start-up."""
+"""The monitor's settings, read once from `PANTAU_*` environment variables at start-up.
+
+A value that cannot be read raises `SettingsError` naming the variable, so `pantau monitor` stops with one clear
+line instead of a traceback.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, time, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sirekap.codes import url_path
 
 ELECTIONS = {"ppwp": "pemilu", "pkwkp": "pilkada", "pkwkk": "pilkada"}
 WIB = ZoneInfo("Asia/Jakarta")
 WITA = ZoneInfo("Asia/Makassar")
+Span = tuple[datetime, datetime]
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A `PANTAU_*` variable the monitor cannot use; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -24,10 +35,34 @@ class Target:
 
 @dataclass(frozen=True)
 class Maintenance:
-    """A window in local time that does not count against availability."""
+    """A one-off window that does not count against availability (configured in local time, stored aware)."""
 
     start: datetime
     end: datetime
+
+    def spans(self, start: datetime, end: datetime) -> list[Span]:
+        return [(self.start, self.end)] if self.start < end and self.end > start else []
+
+
+@dataclass(frozen=True)
+class DailyMaintenance:
+    """A window that recurs every day at the same local time; it may run past midnight (`23:30/00:30`)."""
+
+    start: time
+    end: time
+    zone: ZoneInfo
+
+    def spans(self, start: datetime, end: datetime) -> list[Span]:
+        day = start.astimezone(self.zone).date() - timedelta(days=1)
+        last = end.astimezone(self.zone).date()
+        found = []
+        while day <= last:
+            opens = datetime.combine(day, self.start, self.zone)
+            closes = datetime.combine(day + timedelta(days=self.end <= self.start), self.end, self.zone)
+            if opens < end and closes > start:
+                found.append((opens, closes))
+            day += timedelta(days=1)
+        return found
 
 
 @dataclass(frozen=True)
@@ -42,34 +77,69 @@ class Settings:
     frozen_after_seconds: float = 3 * 3600.0
     source_zone: ZoneInfo = WIB
     display_zone: ZoneInfo = WITA
-    maintenance: tuple[Maintenance, ...] = ()
+    maintenance: tuple[Maintenance | DailyMaintenance, ...] = ()
+    #: Probes older than this are deleted (incidents are kept); the page and availability read the last 7 days at most.
+    retention_days: float = 8.0
     #: A drill clock: the monitor's time starts here and runs `clock_speed` times faster (as `pantau sim` does).
     clock_start: datetime | None = None
     clock_speed: float = 1.0
 
+    @property
+    def vouch(self) -> timedelta:
+        """How long one probe vouches for: two intervals, plus a round that waited for a hanging target."""
+        return timedelta(seconds=2 * self.interval_seconds + self.timeout_seconds)
+
+    def maintenance_spans(self, start: datetime, end: datetime) -> list[Span]:
+        return [span for window in self.maintenance for span in window.spans(start, end)]
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        display = ZoneInfo(environ.get("PANTAU_DISPLAY_ZONE", "Asia/Makassar"))
+        def read(name: str, default: str, parse: Callable[[str], T]) -> T:
+            value = environ.get(name, "").strip() or default
+            try:
+                return parse(value)
+            except (ValueError, ZoneInfoNotFoundError) as error:
+                raise SettingsError(f"{name}={value!r}: {error}") from None
+
+        display = read("PANTAU_DISPLAY_ZONE", "Asia/Makassar", ZoneInfo)
+        try:
+            targets = targets_from(environ)
+        except ValueError as error:
+            variables = "PANTAU_PROBE_TARGETS" if environ.get("PANTAU_PROBE_TARGETS") else "PANTAU_SYNC_RACES"
+            raise SettingsError(f"{variables}: {error}") from None
         return cls(
-            targets=targets_from(environ),
-            database_url=environ.get("PANTAU_MONITOR_DATABASE_URL", "sqlite:///pantau-monitor.db"),
-            interval_seconds=float(environ.get("PANTAU_PROBE_INTERVAL", "30")),
-            timeout_seconds=float(environ.get("PANTAU_PROBE_TIMEOUT", "10")),
-            failures_to_open=int(environ.get("PANTAU_INCIDENT_FAILURES", "3")),
-            successes_to_close=int(environ.get("PANTAU_INCIDENT_RECOVERIES", "2")),
-            stale_after_seconds=float(environ.get("PANTAU_STALE_AFTER", str(3 * 3600))),
-            frozen_after_seconds=float(environ.get("PANTAU_FROZEN_AFTER", str(3 * 3600))),
-            source_zone=ZoneInfo(environ.get("PANTAU_SIREKAP_ZONE", "Asia/Jakarta")),
+            targets=targets,
+            database_url=read("PANTAU_MONITOR_DATABASE_URL", "sqlite:///pantau-monitor.db", str),
+            interval_seconds=read("PANTAU_PROBE_INTERVAL", "30", _positive(float)),
+            timeout_seconds=read("PANTAU_PROBE_TIMEOUT", "10", _positive(float)),
+            failures_to_open=read("PANTAU_INCIDENT_FAILURES", "3", _positive(int)),
+            successes_to_close=read("PANTAU_INCIDENT_RECOVERIES", "2", _positive(int)),
+            stale_after_seconds=read("PANTAU_STALE_AFTER", str(3 * 3600), _positive(float)),
+            frozen_after_seconds=read("PANTAU_FROZEN_AFTER", str(3 * 3600), _positive(float)),
+            source_zone=read("PANTAU_SIREKAP_ZONE", "Asia/Jakarta", ZoneInfo),
             display_zone=display,
-            maintenance=maintenance_from(environ.get("PANTAU_MAINTENANCE", ""), display),
-            clock_start=_local(environ.get("PANTAU_CLOCK_START"), display),
-            clock_speed=float(environ.get("PANTAU_CLOCK_SPEED", "1")),
+            maintenance=read("PANTAU_MAINTENANCE", "", lambda value: maintenance_from(value, display)),
+            retention_days=read("PANTAU_PROBE_RETENTION_DAYS", "8", _positive(float)),
+            clock_start=read("PANTAU_CLOCK_START", "", lambda value: _local(value, display)),
+            clock_speed=read("PANTAU_CLOCK_SPEED", "1", _positive(float)),
         )
+
+
+def _positive(parse: Callable[[str], T]) -> Callable[[str], T]:
+    def positive(value: str) -> T:
+        number = parse(value)
+        if not number > 0:  # type: ignore[operator]
+            raise ValueError("must be greater than 0")
+        return number
+
+    return positive
 
 
 def race_file_url(base_url: str, kind: str, region_code: str) -> str:
     """The aggregated file of a race: `{base}/pilkada/hhcw/pkwkk/53/5304.json`, `{base}/pemilu/hhcw/ppwp.json`."""
     base = base_url.rstrip("/")
+    if kind not in ELECTIONS:
+        raise ValueError(f"unknown race {kind!r}: one of {', '.join(ELECTIONS)}")
     election = ELECTIONS[kind]
     if not region_code:
         return f"{base}/{election}/hhcw/{kind}.json"
@@ -80,7 +150,15 @@ def targets_from(environ: Mapping[str, str]) -> tuple[Target, ...]:
     """Explicit `PANTAU_PROBE_TARGETS` (name=url, comma-separated), else the race files of PANTAU_SYNC_RACES."""
     explicit = [part.strip() for part in environ.get("PANTAU_PROBE_TARGETS", "").split(",") if part.strip()]
     if explicit:
-        return tuple(Target(*part.split("=", 1)) for part in explicit)
+        targets = []
+        for part in explicit:
+            name, equals, url = part.partition("=")
+            if not (equals and name.strip() and url.strip().startswith(("http://", "https://"))):
+                raise ValueError(f"{part!r} is not name=http(s)://url")
+            targets.append(Target(name.strip(), url.strip()))
+        if len({t.name for t in targets}) < len(targets):
+            raise ValueError("target names must be unique")
+        return tuple(targets)
     base = environ.get("PANTAU_SIREKAP_URL")
     if not base:
         return ()
@@ -92,19 +170,28 @@ def targets_from(environ: Mapping[str, str]) -> tuple[Target, ...]:
     )
 
 
-def maintenance_from(value: str, zone: ZoneInfo) -> tuple[Maintenance, ...]:
-    """`2020-12-09T01:00/2020-12-09T03:00,…` in the display zone."""
-    windows = []
+def maintenance_from(value: str, zone: ZoneInfo) -> tuple[Maintenance | DailyMaintenance, ...]:
+    """Comma-separated windows in the display zone: one-off `2020-12-09T01:00/2020-12-09T03:00`, or daily
+    `01:00/03:00`."""
+    windows: list[Maintenance | DailyMaintenance] = []
     for part in value.split(","):
-        if part.strip():
-            start, end = (datetime.fromisoformat(t.strip()) for t in part.split("/", 1))
-            windows.append(
-                Maintenance(start.replace(tzinfo=start.tzinfo or zone), end.replace(tzinfo=end.tzinfo or zone))
-            )
+        if not part.strip():
+            continue
+        first, slash, second = part.strip().partition("/")
+        if not slash:
+            raise ValueError(f"{part.strip()!r} is not start/end")
+        if "T" not in first and "T" not in second:
+            windows.append(DailyMaintenance(time.fromisoformat(first), time.fromisoformat(second), zone))
+            continue
+        start, end = (datetime.fromisoformat(t) for t in (first, second))
+        window = Maintenance(start.replace(tzinfo=start.tzinfo or zone), end.replace(tzinfo=end.tzinfo or zone))
+        if window.end <= window.start:
+            raise ValueError(f"{part.strip()!r} ends before it starts")
+        windows.append(window)
     return tuple(windows)
 
 
-def _local(value: str | None, zone: ZoneInfo) -> datetime | None:
+def _local(value: str, zone: ZoneInfo) -> datetime | None:
     if not value:
         return None
     moment = datetime.fromisoformat(value)

@@ -11,7 +11,17 @@ from zoneinfo import ZoneInfo
 from monitor.incidents import Incident
 from monitor.runner import TargetView
 
-INCIDENT_FIELDS = ["id", "target", "reason", "detail", "started_at", "ended_at", "started_local", "ended_local"]
+INCIDENT_FIELDS = [
+    "id",
+    "target",
+    "reason",
+    "detail",
+    "started_at",
+    "ended_at",
+    "started_local",
+    "ended_local",
+    "duration_seconds",
+]
 
 
 def local(at: datetime | None, zone: ZoneInfo) -> str | None:
@@ -26,12 +36,21 @@ def iso(at: datetime | None) -> str | None:
     return None if at is None else at.isoformat()
 
 
+def state(view: TargetView) -> str:
+    """up; degraded (failing, not yet an incident); down (an open incident, whatever its reason); unknown."""
+    if view.state.incident is not None:
+        return "down"
+    if view.latest is None:
+        return "unknown"
+    return "up" if view.latest.ok else "degraded"
+
+
 def status(view: TargetView, zone: ZoneInfo) -> dict[str, Any]:
-    latest, incident = view.latest, view.state.incident
+    latest, incident, read = view.latest, view.state.incident, view.last_read
     return {
         "target": view.target.name,
         "url": view.target.url,
-        "state": "down" if incident else ("unknown" if latest is None else "up" if latest.ok else "degraded"),
+        "state": state(view),
         "reason": (incident.reason.value if incident else latest.reason.value if latest else None),
         "detail": (incident.detail if incident else latest.detail if latest else None),
         "since": iso(incident.started_at) if incident else None,
@@ -39,12 +58,19 @@ def status(view: TargetView, zone: ZoneInfo) -> dict[str, Any]:
         "headline": headline(view, zone),
         "last_probe_at": iso(latest.at) if latest else None,
         "last_success_at": iso(view.last_success_at),
-        "data_ts": iso(latest.data_ts) if latest else None,
-        "data_ts_local": local(latest.data_ts, zone) if latest else None,
-        "tps_in": latest.tps_in if latest else None,
-        "tps_total": latest.tps_total if latest else None,
+        # as last read from the document, also while it cannot be read
+        "data_ts": iso(read.data_ts) if read else None,
+        "data_ts_local": local(read.data_ts, zone) if read else None,
+        "tps_in": read.tps_in if read else None,
+        "tps_total": read.tps_total if read else None,
         "availability": {
-            window: {"ratio": a.ratio, "coverage": a.coverage, "unknown_seconds": a.unknown_seconds}
+            window: {
+                "ratio": a.ratio,
+                "coverage": a.coverage,
+                "up_seconds": a.up_seconds,
+                "down_seconds": a.down_seconds,
+                "unknown_seconds": a.unknown_seconds,
+            }
             for window, a in view.availability.items()
         },
     }
@@ -76,6 +102,7 @@ def incident_record(incident: Incident, zone: ZoneInfo) -> dict[str, Any]:
         "ended_at": iso(incident.ended_at),
         "started_local": local(incident.started_at, zone),
         "ended_local": local(incident.ended_at, zone),
+        "duration_seconds": incident.duration(incident.ended_at).total_seconds() if incident.ended_at else None,
     }
 
 

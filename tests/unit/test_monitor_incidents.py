@@ -1,18 +1,28 @@
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from monitor.incidents import Incident, TargetState, Transition, availability, step
 from monitor.probe import ProbeResult, Reason
+from monitor.settings import DailyMaintenance, Settings, SettingsError
 
 T0 = datetime(2020, 12, 9, 5, 55, tzinfo=UTC)  # 13:55 WITA
 MINUTE = timedelta(minutes=1)
 
 
-def run(reasons: list[Reason], state: TargetState | None = None) -> tuple[TargetState, list[Transition]]:
+VOUCH = 2 * MINUTE + timedelta(seconds=10)  # two intervals of a minute plus a 10 s timeout
+
+
+def run(
+    reasons: list[Reason], state: TargetState | None = None, start: datetime = T0
+) -> tuple[TargetState, list[Transition]]:
     state = state or TargetState()
     transitions = []
     for i, reason in enumerate(reasons):
-        result = ProbeResult("belu", T0 + i * MINUTE, reason, reason.value)
-        transition = step(state, result, failures_to_open=3, successes_to_close=2)
+        result = ProbeResult("belu", start + i * MINUTE, reason, reason.value)
+        transition = step(state, result, failures_to_open=3, successes_to_close=2, vouch=VOUCH)
         transitions.append(transition)
         state = transition.state
     return state, transitions
@@ -34,7 +44,7 @@ def test_two_good_probes_close_it_at_the_first_good_one() -> None:
     assert len(closed) == 1
     assert closed[0] is not None and closed[0].ended_at == T0 + 5 * MINUTE
     assert closed[0].started_at == T0
-    assert state == TargetState()
+    assert state == TargetState(last_probe_at=T0 + 7 * MINUTE)
 
 
 def test_alternating_failures_below_the_threshold_open_nothing() -> None:
@@ -55,10 +65,26 @@ def test_a_restarted_state_continues_the_open_incident() -> None:
     assert again.incident == state.incident
 
 
+def test_a_failure_streak_does_not_reach_across_time_nobody_observed() -> None:
+    # two failures, then the monitor is stopped for an hour; Sirekap fails again when it is back
+    state, _ = run([DOWN, DOWN])
+    state, transitions = run([DOWN, DOWN, DOWN], state, start=T0 + 61 * MINUTE)
+    (opened,) = [t.opened for t in transitions if t.opened]
+    assert opened.started_at == T0 + 61 * MINUTE  # not back-dated to before the gap
+    assert transitions[1].opened is None
+
+
+def test_a_recovery_streak_does_not_reach_across_a_gap_either() -> None:
+    state, _ = run([DOWN, DOWN, DOWN, UP])
+    state, transitions = run([UP, UP], state, start=T0 + 30 * MINUTE)
+    (closed,) = [t.closed for t in transitions if t.closed]
+    assert closed.ended_at == T0 + 30 * MINUTE
+
+
 def test_availability_counts_unobserved_time_as_unknown() -> None:
     start, end = T0, T0 + 60 * MINUTE
     probes = [start + i * MINUTE for i in range(30)]  # observed for 30 min, then the monitor was stopped
-    result = availability(probes, [], start=start, end=end, interval=MINUTE)
+    result = availability(probes, [], start=start, end=end, vouch=2 * MINUTE)
     # the last probe vouches for two intervals at most
     assert result.up_seconds == 31 * 60 and result.down_seconds == 0
     assert result.unknown_seconds == 29 * 60
@@ -69,10 +95,10 @@ def test_availability_with_an_incident_and_maintenance() -> None:
     start, end = T0, T0 + 60 * MINUTE
     probes = [start + i * MINUTE for i in range(60)]
     incident = Incident("belu", Reason.DOWN, start + 10 * MINUTE, start + 25 * MINUTE)
-    plain = availability(probes, [incident], start=start, end=end, interval=MINUTE)
+    plain = availability(probes, [incident], start=start, end=end, vouch=2 * MINUTE)
     assert plain.down_seconds == 15 * 60 and plain.ratio == 45 / 60 and plain.coverage == 1.0
     maintenance = [(start + 20 * MINUTE, start + 40 * MINUTE)]  # half the incident falls in maintenance
-    kept = availability(probes, [incident], start=start, end=end, interval=MINUTE, maintenance=maintenance)
+    kept = availability(probes, [incident], start=start, end=end, vouch=2 * MINUTE, maintenance=maintenance)
     assert kept.down_seconds == 10 * 60
     assert kept.ratio == 30 / 40 and kept.coverage == 1.0
 
@@ -80,10 +106,39 @@ def test_availability_with_an_incident_and_maintenance() -> None:
 def test_an_open_incident_runs_to_the_end_of_the_window() -> None:
     start, end = T0, T0 + 10 * MINUTE
     probes = [start + i * MINUTE for i in range(10)]
-    result = availability(probes, [Incident("b", DOWN, start + 6 * MINUTE)], start=start, end=end, interval=MINUTE)
+    result = availability(probes, [Incident("b", DOWN, start + 6 * MINUTE)], start=start, end=end, vouch=2 * MINUTE)
     assert result.down_seconds == 4 * 60
 
 
 def test_no_probes_means_no_coverage() -> None:
-    result = availability([], [], start=T0, end=T0 + MINUTE, interval=MINUTE)
+    result = availability([], [], start=T0, end=T0 + MINUTE, vouch=2 * MINUTE)
     assert result.ratio is None and result.coverage == 0.0 and result.unknown_seconds == 60
+
+
+def test_a_daily_maintenance_window_in_local_time_is_excluded_every_day() -> None:
+    settings = Settings.from_env({"PANTAU_MAINTENANCE": "23:30/00:30", "PANTAU_DISPLAY_ZONE": "Asia/Makassar"})
+    assert settings.maintenance == (DailyMaintenance(time(23, 30), time(0, 30), ZoneInfo("Asia/Makassar")),)
+    start = datetime(2020, 12, 9, 12, 0, tzinfo=UTC)  # 20:00 WITA
+    end = start + timedelta(hours=24)
+    spans = settings.maintenance_spans(start, end)
+    assert spans == [(datetime(2020, 12, 9, 15, 30, tzinfo=UTC), datetime(2020, 12, 9, 16, 30, tzinfo=UTC))]
+    probes = [start + i * MINUTE for i in range(24 * 60)]
+    outage = Incident("belu", DOWN, spans[0][0], spans[0][1])  # down only while in maintenance
+    result = availability(probes, [outage], start=start, end=end, vouch=2 * MINUTE, maintenance=spans)
+    assert result.ratio == 1.0 and result.coverage == 1.0 and result.unknown_seconds == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("PANTAU_PROBE_INTERVAL", "soon", "PANTAU_PROBE_INTERVAL='soon'"),
+        ("PANTAU_PROBE_TIMEOUT", "0", "must be greater than 0"),
+        ("PANTAU_DISPLAY_ZONE", "WITA", "PANTAU_DISPLAY_ZONE='WITA'"),
+        ("PANTAU_MAINTENANCE", "2020-12-09T03:00/2020-12-09T01:00", "ends before it starts"),
+        ("PANTAU_PROBE_TARGETS", "belu", "PANTAU_PROBE_TARGETS: 'belu' is not name=http(s)://url"),
+        ("PANTAU_SYNC_RACES", "pilkada 5304", "unknown race 'pilkada'"),
+    ],
+)
+def test_a_bad_setting_is_named_in_the_error(variable: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.from_env({"PANTAU_SIREKAP_URL": "http://sim", variable: value})

@@ -1,4 +1,7 @@
+import asyncio
 import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -68,8 +71,21 @@ def _raise(error: Exception) -> object:
         (lambda r: httpx.Response(200, text="maintenance"), Reason.ERROR_PAGE, "HTTP 200: not json body"),
         (lambda r: httpx.Response(200, content=document()[:80]), Reason.INVALID, "HTTP 200: truncated"),
         (lambda r: httpx.Response(200, json={"mode": "hhcw", "tungsura": []}), Reason.INVALID, "HTTP 200: shape"),
+        (lambda r: httpx.Response(404, json={"message": "not found"}), Reason.ERROR_PAGE, "HTTP 404: shape body"),
+        (lambda r: httpx.Response(404, content=document()), Reason.ERROR_PAGE, "HTTP 404"),
     ],
-    ids=["refused", "timeout", "5xx", "html-200", "html-403", "text", "truncated", "wrong-shape"],
+    ids=[
+        "refused",
+        "timeout",
+        "5xx",
+        "html-200",
+        "html-403",
+        "text",
+        "truncated",
+        "wrong-shape",
+        "json-404",
+        "doc-404",
+    ],
 )
 async def test_each_failure_reason(handler: object, reason: Reason, detail: str) -> None:
     result = await classify(handler)
@@ -99,6 +115,13 @@ async def test_frozen_when_numbers_do_not_move_while_incomplete() -> None:
     assert complete.ok  # a complete count is allowed to stop moving
 
 
+async def test_a_count_that_has_not_started_is_not_frozen() -> None:
+    before = await classify(lambda r: httpx.Response(200, content=document(tps_in=0)), now=NOW - timedelta(hours=5))
+    freshness = next_freshness(None, before)
+    still = await classify(lambda r: httpx.Response(200, content=document(tps_in=0)), freshness)
+    assert still.ok  # five hours at 0 of 426 TPS: the polls have not closed yet
+
+
 def test_targets_from_the_sync_races_or_explicit() -> None:
     env = {"PANTAU_SIREKAP_URL": "http://sim:8002/", "PANTAU_SYNC_RACES": "pkwkk 5304, ppwp"}
     assert targets_from(env) == (
@@ -122,3 +145,30 @@ def test_drill_clock_runs_from_its_start_at_its_speed() -> None:
     clock = drill_clock(datetime(2020, 12, 9, 13, 58, tzinfo=ZoneInfo("Asia/Makassar")), 60.0, lambda: next(ticks))
     assert clock() == datetime(2020, 12, 9, 5, 58, tzinfo=UTC)
     assert clock() == datetime(2020, 12, 9, 6, 58, tzinfo=UTC)  # a real minute is a scenario hour
+
+
+async def test_a_trickling_answer_is_down_at_the_deadline_not_per_read() -> None:
+    async def trickle() -> AsyncIterator[bytes]:
+        for chunk in (document()[:40], document()[40:80], document()[80:]):
+            await asyncio.sleep(0.2)  # each read is quick, the whole answer is not
+            yield chunk
+
+    thresholds = replace(THRESHOLDS, timeout_seconds=0.3)
+    async with client_for(lambda r: httpx.Response(200, content=trickle())) as client:
+        result = await probe(client, TARGET, now=NOW, thresholds=thresholds)
+    assert (result.reason, result.detail) == (Reason.DOWN, "timeout")
+    assert result.duration_seconds < 0.5
+
+
+async def test_a_kept_alive_connection_closed_by_the_server_is_retried_once() -> None:
+    calls = []
+
+    def dropped_once(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return httpx.Response(200, content=document())
+
+    assert (await classify(dropped_once)).reason is Reason.UP
+    result = await classify(_raise(httpx.ReadError("connection reset")))
+    assert (result.reason, result.detail) == (Reason.DOWN, "transport error: ReadError")
