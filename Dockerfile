@@ -1,4 +1,6 @@
 FROM python:3.11-slim
+# Logs straight to `docker compose logs`, no .pyc files in a read-only layer.
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY api api

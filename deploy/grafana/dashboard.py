@@ -29,6 +29,7 @@ PANELS: list[tuple[str, str, str, list[tuple[str, str]], int, int]] = [
       ("pantau_sync_tps_in / pantau_sync_tps_total", "synced {{race}}")], 12, 8),
     ("Sync health", "timeseries", "none",
      [("pantau_sync_up", "last pass complete {{race}}"),
+      ("sum by (race, outcome) (increase(pantau_sync_passes_total[5m]))", "passes in 5m {{race}} {{outcome}}"),
       ("sum by (race, reason) (rate(pantau_sync_failures_total[5m]))", "failures/s {{race}} {{reason}}")], 12, 8),
     ("Sync pass duration", "timeseries", "s", [("pantau_sync_pass_duration_seconds", "{{race}}")], 12, 8),
     ("API request rate", "timeseries", "reqps",

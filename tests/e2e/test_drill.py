@@ -1,16 +1,16 @@
 """The end-to-end drill: real simulator, API (on PostgreSQL when configured), monitor, Prometheus loading the
-repository's rules, Alertmanager with the repository's routes, and a webhook receiver on loopback.
+repository's rules, Alertmanager with the repository's routes and inhibitions, and a webhook receiver on loopback.
 
-A Sirekap outage fires "Sirekap down since HH:MM WITA" and resolves after recovery; an API that cannot reach
-Sirekap fires "sync failing". Scrape and evaluation run every second and the routes' waits are shortened, so the
-whole drill takes about a minute and a half.
+The simulator's scheduled election-night outage (14:02 WITA) pages "Sirekap down since 14:02 WITA"; while it lasts,
+the API's failing sync is held back by the inhibition; once Sirekap recovers, "Sirekap down" resolves and the sync
+failure (this API cannot reach Sirekap at all) pages "sync failing". Scrape and evaluation run every second and the
+routes' waits are shortened, so the whole drill takes about a minute and a half.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sys
 import threading
@@ -55,8 +55,8 @@ class Receiver:
 
     def alerts(self, name: str, status: str) -> list[dict[str, Any]]:
         return [
-            {**alert, "route": n["path"]}
-            for n in self.notifications
+            {**alert, "route": n["path"], "received": index}
+            for index, n in enumerate(self.notifications)
             for alert in n["alerts"]
             if alert["labels"]["alertname"] == name and alert["status"] == status
         ]
@@ -112,11 +112,12 @@ def test_outage_and_sync_failure_fire_and_resolve(tmp_path: Path, drill_database
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(prometheus_config))
 
     python = sys.executable
-    sim = [python, "-m", "pantau.cli", "sim", "--scenario", "belu-2020", "--speed", "0", "--start", "2020-12-09T13:58",
-           "--no-schedule", "--port", str(ports["sim"]), "--admin-port", str(ports["admin"])]  # fmt: skip
+    # Paused just before the scheduled outage (9 Dec 14:02 to 10 Dec 10:00 WITA); the drill moves the clock into it.
+    sim = [python, "-m", "pantau.cli", "sim", "--scenario", "belu-2020", "--speed", "0", "--start", "2020-12-09T14:01",
+           "--port", str(ports["sim"]), "--admin-port", str(ports["admin"])]  # fmt: skip
     api_env = {
         "PANTAU_DATABASE_URL": drill_database_url,
-        "PANTAU_SIREKAP_URL": f"http://127.0.0.1:{free_port()}",  # the API cannot reach Sirekap: its sync fails
+        "PANTAU_SIREKAP_URL": f"http://127.0.0.1:{free_port()}",  # this API cannot reach Sirekap: its sync fails
         "PANTAU_SYNC_RACES": "pkwkk 5304",
         "PANTAU_SYNC_INTERVAL": "1",
     }
@@ -125,9 +126,12 @@ def test_outage_and_sync_failure_fire_and_resolve(tmp_path: Path, drill_database
         "PANTAU_SYNC_RACES": "pkwkk 5304",
         "PANTAU_PROBE_INTERVAL": "0.5",
         "PANTAU_MONITOR_DATABASE_URL": f"sqlite:///{tmp_path}/monitor.db",
-        "PANTAU_CLOCK_START": "2020-12-09T14:02",  # the monitor keeps the scenario's time
+        # The monitor keeps the night's time from 14:02:00; the outage starts a few seconds into its run.
+        "PANTAU_CLOCK_START": "2020-12-09T14:02",
         "PANTAU_STALE_AFTER": str(10 * 365 * 86400),
     }
+    prometheus_url = f"http://127.0.0.1:{ports['prometheus']}"
+    alertmanager_url = f"http://127.0.0.1:{ports['alertmanager']}"
     with (
         process(sim, {}, f"{admin}/_sim/state"),
         process([python, "-m", "api", "--port", str(ports["api"])], api_env, f"http://127.0.0.1:{ports['api']}/healthz"),
@@ -135,24 +139,45 @@ def test_outage_and_sync_failure_fire_and_resolve(tmp_path: Path, drill_database
                 f"http://127.0.0.1:{ports['monitor']}/healthz"),
         process([ALERTMANAGER, f"--config.file={tmp_path}/alertmanager.yml", f"--storage.path={tmp_path}/am",
                  f"--web.listen-address=127.0.0.1:{ports['alertmanager']}", "--cluster.listen-address="], {},
-                f"http://127.0.0.1:{ports['alertmanager']}/-/ready"),
+                f"{alertmanager_url}/-/ready"),
         process([PROMETHEUS, f"--config.file={tmp_path}/prometheus.yml", f"--storage.tsdb.path={tmp_path}/tsdb",
-                 f"--web.listen-address=127.0.0.1:{ports['prometheus']}"], {},
-                f"http://127.0.0.1:{ports['prometheus']}/-/ready"),
+                 f"--web.listen-address=127.0.0.1:{ports['prometheus']}"], {}, f"{prometheus_url}/-/ready"),
     ):  # fmt: skip
-        httpx.put(f"{admin}/_sim/clock", json={"at": "2020-12-09T14:05"})
-        fault = httpx.post(f"{admin}/_sim/faults", json={"kind": "error", "status": 503}).json()["id"]
+        # Before the outage Prometheus sees Sirekap up through the monitor.
+        wait_for(lambda: query(prometheus_url, "pantau_monitor_probe_success == 1"), 30, "the monitor's first probe")
+
+        httpx.put(f"{admin}/_sim/clock", json={"at": "2020-12-09T14:03"})  # into the scheduled outage
         (down,) = wait_for(lambda: receiver.alerts("SirekapDown", "firing"), 60, "SirekapDown to fire")[:1]
-        summary = down["annotations"]["summary"]
-        assert re.fullmatch(r"Sirekap down since 14:0\d WITA", summary), summary
-        assert down["route"] == "/page"
+        assert down["annotations"]["summary"] == "Sirekap down since 14:02 WITA"
+        assert down["route"] == "/page" and down["labels"]["target"] == "pkwkk-5304"
         since = httpx.get(f"http://127.0.0.1:{ports['monitor']}/api/status").json()["targets"][0]["since_local"]
-        assert summary.endswith(since.split(" ", 1)[1])  # the same HH:MM WITA as the monitor's own API
+        assert since.endswith("14:02 WITA"), since  # the monitor's own page agrees with the alert
 
-        httpx.delete(f"{admin}/_sim/faults/{fault}")  # Sirekap recovers
+        # The sync has been failing all along; while Sirekap is down Alertmanager holds it back.
+        held = wait_for(lambda: am_alerts(alertmanager_url, "SyncFailing"), 120, "SyncFailing to reach Alertmanager")
+        assert held[0]["status"]["state"] == "suppressed" and held[0]["status"]["inhibitedBy"], held
+        assert not receiver.alerts("SyncFailing", "firing"), "no sync page while Sirekap is down"
+
+        lifted = len(receiver.notifications)
+        httpx.delete(f"{admin}/_sim/faults/belu-outage").raise_for_status()  # Sirekap recovers
         resolved = wait_for(lambda: receiver.alerts("SirekapDown", "resolved"), 60, "SirekapDown to resolve")
-        assert resolved[0]["annotations"]["summary"] == summary
+        assert resolved[0]["annotations"]["summary"] == "Sirekap down since 14:02 WITA"
 
-        failing = wait_for(lambda: receiver.alerts("SyncFailing", "firing"), 120, "SyncFailing to fire")
+        failing = wait_for(lambda: receiver.alerts("SyncFailing", "firing"), 60, "SyncFailing to page")
         assert failing[0]["labels"]["race"] == "pkwkk-5304" and failing[0]["route"] == "/page"
         assert failing[0]["annotations"]["summary"] == "Sync of pkwkk-5304 is failing"
+        assert failing[0]["received"] >= lifted, "the sync page only comes once Sirekap is back"
+
+
+def query(prometheus_url: str, expr: str) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{prometheus_url}/api/v1/query", params={"query": expr}).json()
+    result: list[dict[str, Any]] = answer["data"]["result"]
+    return result
+
+
+def am_alerts(alertmanager_url: str, name: str) -> list[dict[str, Any]]:
+    """The alerts Alertmanager holds under that name, with their status (active, suppressed) and inhibitors."""
+    answer: list[dict[str, Any]] = httpx.get(
+        f"{alertmanager_url}/api/v2/alerts", params={"filter": f'alertname="{name}"'}
+    ).json()
+    return answer

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 import yaml
@@ -47,6 +49,8 @@ def test_promtool_unit_tests_of_every_alert() -> None:
     firing = {t["alertname"] for case in tests["tests"] for t in case["alert_rule_test"] if t["exp_alerts"]}
     quiet = {t["alertname"] for case in tests["tests"] for t in case["alert_rule_test"] if not t["exp_alerts"]}
     assert firing == alerts and quiet == alerts, "every alert is tested firing and not firing"
+    expected = [alert for case in tests["tests"] for t in case["alert_rule_test"] for alert in t["exp_alerts"]]
+    assert all("summary" in alert.get("exp_annotations", {}) for alert in expected), "annotations are tested too"
 
 
 def test_promtool_check_config() -> None:
@@ -54,26 +58,66 @@ def test_promtool_check_config() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_amtool_check_config_and_routes() -> None:
-    config = DEPLOY / "alertmanager/alertmanager.yml"
-    result = run(tool("amtool"), "check-config", str(config))
+def alert_rules() -> list[dict[str, Any]]:
+    rules = yaml.safe_load((DEPLOY / "prometheus/rules/pantau.yml").read_text())
+    return [rule for group in rules["groups"] for rule in group["rules"] if "alert" in rule]
+
+
+def test_amtool_check_config() -> None:
+    result = run(tool("amtool"), "check-config", str(DEPLOY / "alertmanager/alertmanager.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
-    routed = run(tool("amtool"), "config", "routes", "test", f"--config.file={config}", "severity=page")
-    assert routed.stdout.strip() == "page"
-    ticket = run(tool("amtool"), "config", "routes", "test", f"--config.file={config}", "severity=ticket")
-    assert ticket.stdout.strip() == "ticket"
+
+
+def test_every_alert_pages_or_files_a_ticket_by_its_severity() -> None:
+    config = DEPLOY / "alertmanager/alertmanager.yml"
+    for rule in alert_rules():
+        severity = rule["labels"]["severity"]
+        assert severity in {"page", "ticket"}, rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+        routed = run(
+            tool("amtool"), "config", "routes", "test", f"--config.file={config}",
+            f"alertname={rule['alert']}", f"severity={severity}",
+        )  # fmt: skip
+        assert routed.stdout.strip() == severity, f"{rule['alert']} goes to {routed.stdout.strip()!r}"
+
+
+def test_inhibition_names_real_alerts_and_keeps_sirekap_down_paging() -> None:
+    names = {rule["alert"] for rule in alert_rules()}
+    config = yaml.safe_load((DEPLOY / "alertmanager/alertmanager.yml").read_text())
+    silenced: set[str] = set()
+    for rule in config["inhibit_rules"]:
+        (source,) = rule["source_matchers"]
+        assert source == 'alertname="SirekapDown"'
+        (target,) = rule["target_matchers"]
+        pattern = re.fullmatch(r'alertname=~"(.+)"', target)
+        assert pattern, target
+        matched = {name for name in names if re.fullmatch(pattern.group(1), name)}
+        assert matched, f"{target} matches no alert"
+        silenced |= matched
+    assert "SyncFailing" in silenced, "sync failures are silenced while Sirekap is down"
+    assert not silenced & {"SirekapDown", "MonitorAbsent", "ApiDown", "ApiErrorRate"}
+
+
+def generator() -> ModuleType:
+    """deploy/grafana/dashboard.py, the dashboard's generator (deploy/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("pantau_dashboard", DEPLOY / "grafana/dashboard.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_dashboard_is_current_unique_laid_out_and_parses(tmp_path: Path) -> None:
-    sys.path.insert(0, str(DEPLOY / "grafana"))
-    try:
-        import dashboard  # type: ignore[import-not-found]
-    finally:
-        sys.path.pop(0)
+    dashboard = generator()
     committed = json.loads((DEPLOY / "grafana/dashboards/pantau-overview.json").read_text())
     assert committed == dashboard.dashboard(), "regenerate with python deploy/grafana/dashboard.py"
     panels = committed["panels"]
     assert len({p["id"] for p in panels}) == len(panels)
+    provisioned = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text())
+    uid = provisioned["datasources"][0]["uid"]
+    for p in panels:
+        assert p["datasource"]["uid"] == uid and all(t["datasource"]["uid"] == uid for t in p["targets"])
+        assert len({t["refId"] for t in p["targets"]}) == len(p["targets"]), p["title"]
     cells: set[tuple[int, int]] = set()
     for p in panels:
         g = p["gridPos"]
@@ -122,3 +166,49 @@ def test_compose_file_agrees_with_prometheus_and_the_services() -> None:
     provider = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/pantau.yml").read_text())
     mounted = {v.split(":")[1] for v in services["grafana"]["volumes"]}
     assert provider["providers"][0]["options"]["path"] in mounted
+    assert services["api"]["environment"]["PANTAU_MONITOR_URL"] == f"http://{scraped['pantau-monitor']}"
+    for name in ("api", "monitor"):
+        (port,) = {p.split(":")[1] for p in services[name]["ports"]}
+        assert f"127.0.0.1:{port}/healthz" in " ".join(services[name]["healthcheck"]["test"]), name
+
+
+def test_compose_sets_only_variables_the_services_read() -> None:
+    """A misspelt variable would be silently ignored by the service; every one must appear in its settings."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    read_by = {
+        "api": (ROOT / "api/settings.py").read_text(),
+        "monitor": (ROOT / "monitor/settings.py").read_text(),
+    }
+    for name, source in read_by.items():
+        for variable in services[name]["environment"]:
+            assert f'"{variable}"' in source, f"{name} does not read {variable}"
+
+
+def test_every_metric_the_rules_and_dashboard_read_is_exported() -> None:
+    """A renamed metric would leave an alert that can never fire and an empty panel: each name the rules and the
+    dashboard read must be one the services export (monitor/, api/sync/, observability/)."""
+    dashboard = generator()
+    groups = yaml.safe_load((DEPLOY / "prometheus/rules/pantau.yml").read_text())["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    queries = [rule["expr"] for rule in rules] + [a for rule in rules for a in rule.get("annotations", {}).values()]
+    text = "\n".join(queries + dashboard.expressions())
+    used = {name for name in re.findall(r"\b(pantau_[a-z_]+)", text) if not name.endswith("_")}
+    assert "pantau_monitor_incident_start_timestamp_seconds" in used and "pantau_sync_up" in used
+    code = "".join(
+        (ROOT / path).read_text()
+        for path in ("monitor/metrics.py", "monitor/runner.py", "api/sync/metrics.py", "observability/http_metrics.py")
+    )
+    for name in sorted(used):
+        bases = {name, re.sub(r"_(total|bucket|count|sum)$", "", name)}  # pantau_sync_tps_total is a gauge
+        # written whole ("pantau_sync_up"), or as what a helper prefixes: gauge("probe_success"),
+        # f"{prefix}_http_requests" (prefix "pantau" in the API)
+        spellings = {
+            spelling
+            for base in bases
+            for spelling in (
+                f'"{base}"',
+                f'"{base.removeprefix("pantau_monitor_")}"',
+                f'{{prefix}}_{base.removeprefix("pantau_")}"',
+            )
+        }
+        assert any(spelling in code for spelling in spellings), f"{name} is not exported by the services"
