@@ -15,11 +15,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from api.broadcast import broadcast_for
 from api.db import create_engine, sessionmaker
 from api.graphql.http import CachedGet, PantauGraphQL, RateLimited
 from api.graphql.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from api.graphql.schema import build_schema
+from api.read.catalog import Catalog
 from api.settings import Settings
+from api.submissions import Submissions
 from observability.http_metrics import HttpMetrics
 
 #: Something to run for the app's lifetime (the background sync), given the app's state.
@@ -38,10 +41,23 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
         if redis is not None
         else LocalRateLimiter(settings.rate_limit_per_minute)
     )
-    graphql: Any = PantauGraphQL(schema or build_schema(settings), reads, settings)
-    graphql = CachedGet(graphql, reads, settings.cache_max_age, settings.cache_version_seconds)
+    broadcast = broadcast_for(settings.database_url, redis, settings.redis_prefix)
+    catalog = Catalog(reads, settings.cache_version_seconds)
+    graphql = PantauGraphQL(schema or build_schema(settings), reads, settings, catalog)
+    graphql_route = Route("/graphql", graphql, methods=["GET", "POST"])
+    # Rate limits and cached GET answers sit in front of the router: a cached answer costs a dict lookup.
+    front = [Middleware(HttpMetrics, registry=registry)]
     if settings.rate_limit_per_minute > 0:
-        graphql = RateLimited(graphql, limiter)
+        front.append(Middleware(RateLimited, limiter=limiter, route=graphql_route))
+    front.append(
+        Middleware(
+            CachedGet,
+            sessions=reads,
+            max_age=settings.cache_max_age,
+            version_seconds=settings.cache_version_seconds,
+            route=graphql_route,
+        )
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -51,6 +67,7 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
             try:
                 yield
             finally:
+                await broadcast.close()
                 if redis is not None:
                     await redis.aclose()
                 await engine.dispose()
@@ -67,15 +84,17 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
         routes=[
             Route("/healthz", healthz),
             Route("/metrics", metrics),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            graphql_route,
             WebSocketRoute("/graphql", graphql),
         ],
-        middleware=[Middleware(HttpMetrics, registry=registry)],
+        middleware=front,
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.registry = registry
+    app.state.broadcast = broadcast
+    app.state.submissions = Submissions(sessions, broadcast)
     return app
 
 

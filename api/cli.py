@@ -12,6 +12,11 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (off by default: request counts and latencies are in /metrics)",
+    )
     args = parser.parse_args(argv)
     uvicorn.run(
         "api.app:app_from_env",
@@ -20,6 +25,7 @@ def run(argv: list[str]) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        access_log=args.access_log,
         proxy_headers=True,
     )
     return 0

@@ -6,6 +6,7 @@ pantau sim --scenario NAME        the Sirekap simulator (port 8002)
 pantau sync [--follow]            sync the configured races from Sirekap
 pantau db upgrade|downgrade       run the database migrations
 pantau load NAME                  load a dataset (belu-2020)
+pantau token create|list|revoke   write tokens and their roles
 pantau demo                       the whole stack locally, on SQLite
 """
 

@@ -1,111 +1,86 @@
-"""Per-request DataLoaders: a breakdown of N children costs the same few statements as one region."""
+"""Per-request DataLoaders: a breakdown of N children costs the same few statements as one region.
+
+What rarely changes (regions, the tree, races, paslon) comes from the process's catalog; numbers come from the
+database, batched per (race, source).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Sequence
 from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
-from api.models import Paslon, Race, RaceRegion, Region, Source
+from api.models import RaceRegion, Source
+from api.read.catalog import Catalog, RegionRow
 from api.read.results import SourceResult, claim_results, results_for
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
+K = TypeVar("K")
+
+
+def _by_race(keys: Sequence[tuple[int, K]]) -> dict[int, list[K]]:
+    grouped: dict[int, list[K]] = defaultdict(list)
+    for race_id, key in keys:
+        grouped[race_id].append(key)
+    return grouped
 
 
 class Loaders:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], catalog: Catalog | None = None) -> None:
         self.sessions = sessions
+        #: The process's catalog; a request without one keeps its own, which then lives as long as the request.
+        self.catalog = catalog or Catalog(sessions)
         self.region = DataLoader(self._regions)
         self.children = DataLoader(self._children)
         self.race_region = DataLoader(self._race_regions)
-        self.race = DataLoader(self._races)
-        self.paslon = DataLoader(self._paslon)
         self.result = DataLoader(self._results)
         self.claims = DataLoader(self._claims)
 
-    async def _read(self, work: Callable[[AsyncSession], Awaitable[V]]) -> V:
-        async with self.sessions() as session:
-            return await work(session)
+    async def _regions(self, codes: Sequence[str]) -> list[RegionRow | None]:
+        found = await self.catalog.regions(codes)
+        return [found.get(code) for code in codes]
 
-    async def _regions(self, codes: Sequence[str]) -> list[Region | None]:
-        found = await self._read(lambda s: _all(s, select(Region).where(Region.code.in_(codes))))
-        by_code = {r.code: r for r in found}
-        return [by_code.get(code) for code in codes]
-
-    async def _children(self, keys: Sequence[tuple[int, str]]) -> list[list[Region]]:
+    async def _children(self, keys: Sequence[tuple[int, str]]) -> list[list[RegionRow]]:
         """Children of (race, region) that the race covers, by code."""
+        found: dict[tuple[int, str], list[RegionRow]] = {}
+        for race_id, parents in _by_race(keys).items():
+            for parent, children in (await self.catalog.children(race_id, parents)).items():
+                found[(race_id, parent)] = children
+        return [found[key] for key in keys]
 
-        async def work(session: AsyncSession) -> list[list[Region]]:
-            by_key: dict[tuple[int, str], list[Region]] = defaultdict(list)
-            for race_id in {race for race, _ in keys}:
-                parents = [code for race, code in keys if race == race_id]
-                rows = await session.scalars(
-                    select(Region)
-                    .join(RaceRegion, RaceRegion.region_code == Region.code)
-                    .where(RaceRegion.race_id == race_id, Region.parent_code.in_(parents))
-                    .order_by(Region.code)
+    async def _race_regions(self, keys: Sequence[tuple[int, str]]) -> list[tuple[int, int] | None]:
+        """(TPS total, registered voters) of (race, region); registered voters grow as TPS report their DPT."""
+        found: dict[tuple[int, str], tuple[int, int]] = {}
+        async with self.sessions() as session:
+            for race_id, codes in _by_race(keys).items():
+                rows = await session.execute(
+                    select(RaceRegion.region_code, RaceRegion.tps_total, RaceRegion.registered_voters).where(
+                        RaceRegion.race_id == race_id, RaceRegion.region_code.in_(codes)
+                    )
                 )
-                for region in rows:
-                    assert region.parent_code is not None
-                    by_key[(race_id, region.parent_code)].append(region)
-            return [by_key.get(key, []) for key in keys]
-
-        return await self._read(work)
-
-    async def _race_regions(self, keys: Sequence[tuple[int, str]]) -> list[RaceRegion | None]:
-        async def work(session: AsyncSession) -> list[RaceRegion | None]:
-            found: dict[tuple[int, str], RaceRegion] = {}
-            for race_id in {race for race, _ in keys}:
-                codes = [code for race, code in keys if race == race_id]
-                for row in await session.scalars(
-                    select(RaceRegion).where(RaceRegion.race_id == race_id, RaceRegion.region_code.in_(codes))
-                ):
-                    found[(race_id, row.region_code)] = row
-            return [found.get(key) for key in keys]
-
-        return await self._read(work)
-
-    async def _races(self, ids: Sequence[int]) -> list[Race | None]:
-        found = await self._read(lambda s: _all(s, select(Race).where(Race.id.in_(ids))))
-        by_id = {r.id: r for r in found}
-        return [by_id.get(i) for i in ids]
-
-    async def _paslon(self, race_ids: Sequence[int]) -> list[list[Paslon]]:
-        found = await self._read(
-            lambda s: _all(s, select(Paslon).where(Paslon.race_id.in_(race_ids)).order_by(Paslon.number))
-        )
-        by_race: dict[int, list[Paslon]] = defaultdict(list)
-        for p in found:
-            by_race[p.race_id].append(p)
-        return [by_race.get(i, []) for i in race_ids]
+                for code, tps_total, registered in rows:
+                    found[(race_id, code)] = (tps_total, registered)
+        return [found.get(key) for key in keys]
 
     async def _results(self, keys: Sequence[tuple[int, Source, str]]) -> list[SourceResult | None]:
-        async def work(session: AsyncSession) -> list[SourceResult | None]:
-            found: dict[tuple[int, Source, str], SourceResult] = {}
-            for race_id, source in {(race, source) for race, source, _ in keys}:
-                codes = [code for r, s, code in keys if (r, s) == (race_id, source)]
-                for code, result in (await results_for(session, race_id, source, codes)).items():
+        grouped: dict[tuple[int, Source], list[str]] = defaultdict(list)
+        for race_id, source, code in keys:
+            grouped[(race_id, source)].append(code)
+        found: dict[tuple[int, Source, str], SourceResult] = {}
+        async with self.sessions() as session:
+            for (race_id, source), codes in grouped.items():
+                results = await results_for(session, race_id, source, codes, self.catalog.units_below)
+                for code, result in results.items():
                     found[(race_id, source, code)] = result
-            return [found.get(key) for key in keys]
-
-        return await self._read(work)
+        return [found.get(key) for key in keys]
 
     async def _claims(self, keys: Sequence[tuple[int, str]]) -> list[list[SourceResult]]:
-        async def work(session: AsyncSession) -> list[list[SourceResult]]:
-            found: dict[tuple[int, str], list[SourceResult]] = {}
-            for race_id in {race for race, _ in keys}:
-                codes = [code for race, code in keys if race == race_id]
+        found: dict[tuple[int, str], list[SourceResult]] = {}
+        async with self.sessions() as session:
+            for race_id, codes in _by_race(keys).items():
                 for code, claims in (await claim_results(session, race_id, codes)).items():
                     found[(race_id, code)] = claims
-            return [found.get(key, []) for key in keys]
-
-        return await self._read(work)
-
-
-async def _all(session: AsyncSession, statement: select) -> list:  # type: ignore[type-arg,valid-type]
-    return list(await session.scalars(statement))
+        return [found.get(key, []) for key in keys]

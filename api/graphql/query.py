@@ -12,6 +12,7 @@ from api.graphql.context import Info
 from api.graphql.errors import PublicError
 from api.graphql.types import Race, Region, Source, Tps
 from api.graphql.upstream import Upstream, upstream_status
+from api.read.catalog import RaceRow
 from api.read.tps import MAX_PAGE, CursorError, TpsFilter, TpsOrder, TpsStatus, findings_below, tps_page
 from sirekap.codes import CodeError, Level, level_of
 
@@ -47,17 +48,17 @@ class SubjectFinding:
     message: str = strawberry.field(description="What failed, with the numbers.")
 
 
-async def _races(info: Info) -> list[models.Race]:
-    async with info.context.sessions() as session:
-        return list(await session.scalars(select(models.Race).order_by(models.Race.voting_day.desc(), models.Race.id)))
-
-
-async def _race_for(info: Info, slug: str | None, code: str) -> models.Race | None:
+async def _race_for(info: Info, slug: str | None, code: str) -> RaceRow | None:
     """The race named by slug, else the newest race whose region covers the code."""
-    races = await _races(info)
-    if slug is not None:
-        return next((r for r in races if r.slug == slug), None)
-    return next((r for r in races if code.startswith(r.region_code)), None)
+    catalog = info.context.loaders.catalog
+    return await catalog.race(slug) if slug is not None else await catalog.race_covering(code)
+
+
+async def _race_named(info: Info, slug: str) -> RaceRow:
+    found = await info.context.loaders.catalog.race(slug)
+    if found is None:
+        raise PublicError(f"no race {slug!r}")
+    return found
 
 
 def _check_code(code: str) -> Level:
@@ -76,11 +77,11 @@ RaceSlug = Annotated[
 class Query:
     @strawberry.field(description="Every race, newest first.")
     async def races(self, info: Info) -> list[Race]:
-        return [Race.of(r) for r in await _races(info)]
+        return [Race.of(r) for r in await info.context.loaders.catalog.races()]
 
     @strawberry.field(description="A race by slug, e.g. pkwkk-5304-2020.")
     async def race(self, info: Info, slug: str) -> Race | None:
-        found = next((r for r in await _races(info) if r.slug == slug), None)
+        found = await info.context.loaders.catalog.race(slug)
         return Race.of(found) if found else None
 
     @strawberry.field(description="A region by code (2, 4, 6 or 10 digits) as covered by a race.")
@@ -90,7 +91,7 @@ class Query:
         found_race = await _race_for(info, race, code)
         if found_race is None:
             return None
-        covered = await info.context.loaders.race_region.load((found_race.id, code))
+        covered = (await info.context.loaders.catalog.tps_totals(found_race.id, [code])).get(code)
         region = await info.context.loaders.region.load(code)
         if region is None or (covered is None and code != found_race.region_code[: len(code)]):
             return None
@@ -130,9 +131,7 @@ class Query:
             raise PublicError(f"first must be between 0 and {MAX_PAGE}")
         if region is not None:
             _check_code(region)
-        found_race = next((r for r in await _races(info) if r.slug == race), None)
-        if found_race is None:
-            raise PublicError(f"no race {race!r}")
+        found_race = await _race_named(info, race)
         filters = TpsFilter(region, status, reported_by, has_findings, min_registered_voters, max_registered_voters)
         try:
             async with info.context.sessions() as session:
@@ -145,6 +144,7 @@ class Query:
                     descending=descending,
                     first=first,
                     after=after,
+                    race_region=found_race.region_code,
                 )
         except CursorError as error:
             raise PublicError(str(error)) from error
@@ -178,9 +178,7 @@ class Query:
         if not 0 <= first <= MAX_PAGE:
             raise PublicError(f"first must be between 0 and {MAX_PAGE}")
         _check_code(region)
-        found_race = next((r for r in await _races(info) if r.slug == race), None)
-        if found_race is None:
-            raise PublicError(f"no race {race!r}")
+        found_race = await _race_named(info, race)
         async with info.context.sessions() as session:
             tallies = await findings_below(session, found_race.id, region, first)
         return [
@@ -196,7 +194,7 @@ class Query:
         ]
 
 
-def _tps(row: models.Tps, race: models.Race) -> Tps:
+def _tps(row: models.Tps, race: RaceRow) -> Tps:
     return Tps(
         id=row.id,
         race_id=race.id,

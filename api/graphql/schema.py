@@ -24,15 +24,16 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 
 from api.graphql.errors import should_mask
-from api.graphql.query import Query
+from api.graphql.mutations import Mutation, QueryWithAudit
+from api.graphql.subscriptions import Subscription
 from api.settings import Settings
 
 
 def build_schema(
     settings: Settings,
     *,
-    mutation: type | None = None,
-    subscription: type | None = None,
+    mutation: type | None = Mutation,
+    subscription: type | None = Subscription,
 ) -> strawberry.Schema:
     rules: list[type[ASTValidationRule]] = [
         depth_rule(settings.max_depth, None, None),
@@ -48,7 +49,7 @@ def build_schema(
     if not settings.development:
         extensions.append(DisableIntrospection)
     return strawberry.Schema(
-        query=Query,
+        query=QueryWithAudit,
         mutation=mutation,
         subscription=subscription,
         extensions=extensions,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ import strawberry
 from api import models
 from api.graphql.context import Info
 from api.read import results as read
+from api.read.catalog import PaslonRow, RaceRow, RegionRow
 from sirekap.codes import Level, level_of
 
 Source = strawberry.enum(models.Source, description="Where numbers come from; sources are never mixed silently.")
@@ -55,7 +57,7 @@ class Paslon:
     colour: str | None = strawberry.field(description="Display colour, #rrggbb.")
 
     @classmethod
-    def of(cls, p: models.Paslon) -> Paslon:
+    def of(cls, p: PaslonRow | models.Paslon) -> Paslon:
         return cls(number=p.number, calon=p.calon, wakil=p.wakil, short_name=p.short_name, colour=p.colour)
 
 
@@ -105,7 +107,7 @@ class Result:
     is_claim: bool = strawberry.field(description="True for a campaign post's claim: never a result.")
 
     @classmethod
-    def of(cls, r: read.SourceResult, paslon: list[models.Paslon], time_zone: str) -> Result:
+    def of(cls, r: read.SourceResult, paslon: Sequence[PaslonRow | models.Paslon], time_zone: str) -> Result:
         counted = sum(r.votes.values())
         ordered = sorted(paslon, key=lambda p: p.number)
         votes = [
@@ -207,7 +209,7 @@ class Region:
     level: RegionLevel = strawberry.field(description="Level in the tree.")  # type: ignore[valid-type]
 
     @classmethod
-    def of(cls, region: models.Region, race: models.Race) -> Region:
+    def of(cls, region: RegionRow | models.Region, race: RaceRow | models.Race) -> Region:
         return cls(
             race_id=race.id,
             time_zone=race.time_zone,
@@ -217,8 +219,8 @@ class Region:
             level=Level(region.level),
         )
 
-    async def _race(self, info: Info) -> models.Race:
-        race = await info.context.loaders.race.load(self.race_id)
+    async def _race(self, info: Info) -> RaceRow:
+        race = await info.context.loaders.catalog.race_by_id(self.race_id)
         assert race is not None
         return race
 
@@ -243,13 +245,12 @@ class Region:
 
     @strawberry.field(description="TPS below this region in the race.")
     async def tps_total(self, info: Info) -> int:
-        row = await info.context.loaders.race_region.load((self.race_id, self.code))
-        return row.tps_total if row else 0
+        return (await info.context.loaders.catalog.tps_totals(self.race_id, [self.code])).get(self.code, 0)
 
     @strawberry.field(description="Registered voters (DPT) below this region in the race.")
     async def registered_voters(self, info: Info) -> int:
         row = await info.context.loaders.race_region.load((self.race_id, self.code))
-        return row.registered_voters if row else 0
+        return row[1] if row else 0
 
     @strawberry.field(description="One source's result here; null when the source has none for this level.")
     async def results(self, info: Info, source: Source) -> Result | None:  # type: ignore[valid-type]
@@ -258,11 +259,11 @@ class Region:
         found = await info.context.loaders.result.load((self.race_id, source, self.code))
         if found is None:
             return None
-        return Result.of(found, await info.context.loaders.paslon.load(self.race_id), self.time_zone)
+        return Result.of(found, await info.context.loaders.catalog.paslon(self.race_id), self.time_zone)
 
     @strawberry.field(description="The posko claims made for this region, one per claiming paslon.")
     async def claims(self, info: Info) -> list[Result]:
-        paslon = await info.context.loaders.paslon.load(self.race_id)
+        paslon = await info.context.loaders.catalog.paslon(self.race_id)
         found = await info.context.loaders.claims.load((self.race_id, self.code))
         return [Result.of(c, paslon, self.time_zone) for c in found]
 
@@ -320,7 +321,7 @@ class Race:
     voter_cap_per_tps: int = strawberry.field(description="Most voters a TPS may have in this race.")
 
     @classmethod
-    def of(cls, race: models.Race) -> Race:
+    def of(cls, race: RaceRow | models.Race) -> Race:
         return cls(
             id=race.id,
             region_code=race.region_code,
@@ -334,14 +335,14 @@ class Race:
 
     @strawberry.field(description="The region the race covers.")
     async def region(self, info: Info) -> Region:
-        race = await info.context.loaders.race.load(self.id)
+        race = await info.context.loaders.catalog.race_by_id(self.id)
         found = await info.context.loaders.region.load(self.region_code)
         assert race is not None and found is not None
         return Region.of(found, race)
 
     @strawberry.field(description="The candidate pairs, by ballot number.")
     async def paslon(self, info: Info) -> list[Paslon]:
-        return [Paslon.of(p) for p in await info.context.loaders.paslon.load(self.id)]
+        return [Paslon.of(p) for p in await info.context.loaders.catalog.paslon(self.id)]
 
 
 @strawberry.type(description="One version of one source's numbers for a TPS.")
@@ -365,7 +366,7 @@ class Tps:
 
     @strawberry.field(description="The desa/kelurahan of the TPS.")
     async def desa(self, info: Info) -> Region:
-        race = await info.context.loaders.race.load(self.race_id)
+        race = await info.context.loaders.catalog.race_by_id(self.race_id)
         found = await info.context.loaders.region.load(self.desa_code)
         assert race is not None and found is not None
         return Region.of(found, race)
@@ -376,7 +377,7 @@ class Tps:
 
         async with info.context.sessions() as session:
             versions = await tally_history(session, self.id)
-        paslon = await info.context.loaders.paslon.load(self.race_id)
+        paslon = await info.context.loaders.catalog.paslon(self.race_id)
         return [
             TallyVersion(
                 source=models.Source(t.source),

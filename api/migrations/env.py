@@ -2,7 +2,8 @@
 
 from alembic import context
 
-import api.sync.models  # noqa: F401  (the sync tables belong to the same metadata)
+import api.sync.models  # (the sync tables belong to the same metadata)
+import api.write_models  # noqa: F401  (tokens, audit entries, idempotency keys)
 from api.models import Base
 
 connection = context.config.attributes.get("connection")

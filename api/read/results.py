@@ -6,15 +6,15 @@ Every function takes many region codes at once so a breakdown of N children cost
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import TPS_SOURCES, RaceRegion, Rollup, RollupVote, Source, Tally, TallyStatus
-from api.store import votes_of
+from api.models import TPS_SOURCES, RaceRegion, Rollup, RollupVote, Source, Tally, TallyStatus, TallyVote
 from sirekap.codes import LENGTHS, Level, level_of
 
 #: The level whose tallies a pleno source records, and the level it is counted in above that.
@@ -43,54 +43,92 @@ class SourceResult:
     version: int | None = None
 
 
+def _rollup_statement() -> Select[Any]:
+    regions, rollups, votes = RaceRegion.__table__.c, Rollup.__table__.c, RollupVote.__table__.c
+    return (
+        select(
+            regions.region_code,
+            regions.tps_total,
+            rollups.tps_in,
+            rollups.valid,
+            rollups.invalid,
+            rollups.total,
+            rollups.latest_source_ts,
+            rollups.updated_at,
+            votes.paslon_id,
+            votes.votes,
+        )
+        .select_from(RaceRegion.__table__)
+        .outerjoin(
+            Rollup.__table__,
+            and_(
+                rollups.race_id == regions.race_id,
+                rollups.source == bindparam("source"),
+                rollups.region_code == regions.region_code,
+            ),
+        )
+        .outerjoin(
+            RollupVote.__table__,
+            and_(
+                votes.race_id == rollups.race_id,
+                votes.source == rollups.source,
+                votes.region_code == rollups.region_code,
+            ),
+        )
+        .where(regions.race_id == bindparam("race_id"), regions.region_code.in_(bindparam("codes", expanding=True)))
+    )
+
+
+#: Built once: Core tables and bound parameters, so a request neither builds nor keys a new statement.
+_ROLLUPS = _rollup_statement()
+
+
 async def tps_source_results(
     session: AsyncSession, race_id: int, source: Source, codes: Sequence[str]
 ) -> dict[str, SourceResult]:
-    """Sirekap or C.Hasil totals per region from the rollups; regions with no TPS in yet get zeros."""
-    totals = await _race_region_totals(session, race_id, codes)
-    rollups = {
-        r.region_code: r
-        for r in await session.scalars(
-            select(Rollup).where(Rollup.race_id == race_id, Rollup.source == source, Rollup.region_code.in_(codes))
-        )
-    }
-    votes: dict[str, dict[int, int]] = defaultdict(dict)
-    rows = await session.execute(
-        select(RollupVote.region_code, RollupVote.paslon_id, RollupVote.votes).where(
-            RollupVote.race_id == race_id, RollupVote.source == source, RollupVote.region_code.in_(codes)
-        )
-    )
-    for code, paslon_id, count in rows:
-        votes[code][paslon_id] = count
-    out = {}
-    for code in codes:
-        if code not in totals:
-            continue
-        rollup = rollups.get(code)
-        out[code] = SourceResult(
-            source=source,
-            region_code=code,
-            status=TallyStatus.PROVISIONAL,
-            votes=votes.get(code, {}),
-            valid=rollup.valid if rollup else 0,
-            invalid=rollup.invalid if rollup else 0,
-            total=rollup.total if rollup else 0,
-            unit="tps",
-            reported=rollup.tps_in if rollup else 0,
-            expected=totals[code],
-            as_of=rollup.latest_source_ts if rollup else None,
-            received_at=rollup.updated_at if rollup else None,
-        )
+    """Sirekap or C.Hasil totals per region from the rollups, in one statement; regions with no TPS in get zeros."""
+    rows = await session.execute(_ROLLUPS, {"source": source.value, "race_id": race_id, "codes": list(codes)})
+    out: dict[str, SourceResult] = {}
+    for code, expected, tps_in, valid, invalid, total, as_of, received, paslon_id, count in rows:
+        result = out.get(code)
+        if result is None:
+            result = out[code] = SourceResult(
+                source=source,
+                region_code=code,
+                status=TallyStatus.PROVISIONAL,
+                votes={},
+                valid=valid or 0,
+                invalid=invalid or 0,
+                total=total or 0,
+                unit="tps",
+                reported=tps_in or 0,
+                expected=expected,
+                as_of=as_of,
+                received_at=received,
+            )
+        if paslon_id is not None:
+            result.votes[paslon_id] = count
     return out
 
 
-async def _race_region_totals(session: AsyncSession, race_id: int, codes: Sequence[str]) -> dict[str, int]:
-    rows = await session.execute(
-        select(RaceRegion.region_code, RaceRegion.tps_total).where(
-            RaceRegion.race_id == race_id, RaceRegion.region_code.in_(codes)
-        )
-    )
-    return {code: total for code, total in rows}
+@dataclass(frozen=True)
+class RegionTally:
+    """The current tally of a region-level source (a claim or a pleno) with its votes."""
+
+    subject_code: str
+    claimant: int
+    status: str
+    valid: int | None
+    invalid: int | None
+    total: int | None
+    tps_claimed: int | None
+    source_ts: datetime | None
+    received_at: datetime
+    note: str | None
+    findings: list[dict[str, str]]
+    version: int
+    tps_total: int | None  # TPS below the region in the race
+    votes: dict[int, int]
 
 
 async def current_region_tallies(
@@ -99,32 +137,59 @@ async def current_region_tallies(
     source: Source,
     subjects: Sequence[str] | None = None,
     prefixes: Sequence[str] = (),
-) -> list[tuple[Tally, dict[int, int]]]:
-    """Current tallies of a region-level source at exactly `subjects`, or below any of `prefixes`."""
+) -> list[RegionTally]:
+    """Current tallies of a region-level source at exactly `subjects`, or below any of `prefixes`; one statement."""
     where = [Tally.race_id == race_id, Tally.source == source, Tally.is_current]
     if subjects is not None:
         where.append(Tally.subject_code.in_(subjects))
     if prefixes:
-        where.append(or_(*(Tally.subject_code.startswith(p) for p in prefixes)))
-    tallies = list(
-        await session.scalars(select(Tally).where(and_(*where)).order_by(Tally.subject_code, Tally.claimant))
+        where.append(or_(*(Tally.subject_code.startswith(p, autoescape=True) for p in prefixes)))
+    rows = await session.execute(
+        select(
+            Tally.id,
+            Tally.subject_code,
+            Tally.claimant,
+            Tally.status,
+            Tally.valid,
+            Tally.invalid,
+            Tally.total,
+            Tally.tps_claimed,
+            Tally.source_ts,
+            Tally.received_at,
+            Tally.note,
+            Tally.findings,
+            Tally.version,
+            RaceRegion.tps_total,
+            TallyVote.paslon_id,
+            TallyVote.votes,
+        )
+        .outerjoin(TallyVote, TallyVote.tally_id == Tally.id)
+        .outerjoin(RaceRegion, and_(RaceRegion.race_id == Tally.race_id, RaceRegion.region_code == Tally.subject_code))
+        .where(and_(*where))
+        .order_by(Tally.subject_code, Tally.claimant)
     )
-    votes = await votes_of(session, [t.id for t in tallies])
-    return [(t, votes[t.id]) for t in tallies]
+    found: dict[int, RegionTally] = {}
+    for tally_id, *fields, paslon_id, count in rows:
+        tally = found.get(tally_id)
+        if tally is None:
+            tally = found[tally_id] = RegionTally(*fields, votes={})  # type: ignore[misc]
+        if paslon_id is not None:
+            tally.votes[paslon_id] = count
+    return list(found.values())
 
 
-def _from_tally(tally: Tally, votes: dict[int, int], unit: str, source: Source) -> SourceResult:
+def _from_tally(tally: RegionTally, unit: str, source: Source, expected: int = 1) -> SourceResult:
     return SourceResult(
         source=source,
         region_code=tally.subject_code,
         status=TallyStatus(tally.status),
-        votes=votes,
+        votes=tally.votes,
         valid=tally.valid,
         invalid=tally.invalid,
         total=tally.total,
         unit=unit,
         reported=tally.tps_claimed if tally.tps_claimed is not None else 1,
-        expected=1,
+        expected=expected,
         as_of=tally.source_ts,
         received_at=tally.received_at,
         claimant=tally.claimant,
@@ -136,18 +201,41 @@ def _from_tally(tally: Tally, votes: dict[int, int], unit: str, source: Source) 
 
 async def claim_results(session: AsyncSession, race_id: int, codes: Sequence[str]) -> dict[str, list[SourceResult]]:
     """Posko claims recorded for each region, one per claimant; coverage is the TPS each claims to cover."""
-    totals = await _race_region_totals(session, race_id, codes)
     out: dict[str, list[SourceResult]] = defaultdict(list)
-    for tally, votes in await current_region_tallies(session, race_id, Source.POSKO, subjects=codes):
-        result = _from_tally(tally, votes, "tps", Source.POSKO)
-        out[tally.subject_code].append(
-            SourceResult(**{**result.__dict__, "expected": totals.get(tally.subject_code, 0)})
-        )
+    for tally in await current_region_tallies(session, race_id, Source.POSKO, subjects=codes):
+        out[tally.subject_code].append(_from_tally(tally, "tps", Source.POSKO, tally.tps_total or 0))
     return out
 
 
+#: How many regions of a code length a race covers below each code: (race id, codes, length) -> counts.
+UnitsBelow = Callable[[int, Sequence[str], int], Awaitable[dict[str, int]]]
+
+
+async def count_units_below(session: AsyncSession, race_id: int, codes: Sequence[str], length: int) -> dict[str, int]:
+    """How many regions with codes of `length` the race covers below each code, in one statement."""
+    if not codes:
+        return {}
+    counts = [
+        select(func.count())
+        .select_from(RaceRegion)
+        .where(
+            RaceRegion.race_id == race_id,
+            func.length(RaceRegion.region_code) == length,
+            RaceRegion.region_code.startswith(code, autoescape=True),
+        )
+        .scalar_subquery()
+        for code in codes
+    ]
+    row = (await session.execute(select(*counts))).one()
+    return {code: int(count) for code, count in zip(codes, row, strict=True)}
+
+
 async def pleno_results(
-    session: AsyncSession, race_id: int, source: Source, codes: Sequence[str]
+    session: AsyncSession,
+    race_id: int,
+    source: Source,
+    codes: Sequence[str],
+    units_below: UnitsBelow | None = None,
 ) -> dict[str, SourceResult]:
     """A pleno's result per region: the pleno itself at its own level, the sum of those done below it above that.
 
@@ -159,41 +247,33 @@ async def pleno_results(
     at_level = [c for c in codes if len(c) == length]
     above = [c for c in codes if len(c) < length]
     out: dict[str, SourceResult] = {}
-    for tally, votes in await current_region_tallies(session, race_id, source, subjects=at_level):
-        out[tally.subject_code] = _from_tally(tally, votes, level.value, source)
+    if at_level:
+        for tally in await current_region_tallies(session, race_id, source, subjects=at_level):
+            out[tally.subject_code] = _from_tally(tally, level.value, source)
     if above:
-        units = await _units_below(session, race_id, above, length)
+        if units_below is None:
+            units = await count_units_below(session, race_id, above, length)
+        else:
+            units = await units_below(race_id, above, length)
         done = await current_region_tallies(session, race_id, source, prefixes=above)
         for code in above:
-            parts = [(t, v) for t, v in done if t.subject_code.startswith(code)]
+            parts = [t for t in done if t.subject_code.startswith(code) and len(t.subject_code) == length]
             out[code] = _sum_plenos(code, source, level.value, parts, units.get(code, 0))
     return out
 
 
-async def _units_below(session: AsyncSession, race_id: int, codes: Sequence[str], length: int) -> dict[str, int]:
-    rows = await session.execute(
-        select(RaceRegion.region_code).where(
-            RaceRegion.race_id == race_id, func.length(RaceRegion.region_code) == length
-        )
-    )
-    units = [code for (code,) in rows]
-    return {code: sum(1 for u in units if u.startswith(code)) for code in codes}
-
-
-def _sum_plenos(
-    code: str, source: Source, unit: str, parts: list[tuple[Tally, dict[int, int]]], expected: int
-) -> SourceResult:
+def _sum_plenos(code: str, source: Source, unit: str, parts: list[RegionTally], expected: int) -> SourceResult:
     votes: dict[int, int] = defaultdict(int)
-    for _, part in parts:
-        for paslon, count in part.items():
+    for part in parts:
+        for paslon, count in part.votes.items():
             votes[paslon] += count
 
     def total(name: str) -> int | None:
-        values = [getattr(t, name) for t, _ in parts]
+        values = [getattr(t, name) for t in parts]
         return None if not values or any(v is None for v in values) else sum(values)
 
-    stamps = [t.source_ts for t, _ in parts if t.source_ts is not None]
-    received = [t.received_at for t, _ in parts]
+    stamps = [t.source_ts for t in parts if t.source_ts is not None]
+    received = [t.received_at for t in parts]
     return SourceResult(
         source=source,
         region_code=code,
@@ -211,13 +291,17 @@ def _sum_plenos(
 
 
 async def results_for(
-    session: AsyncSession, race_id: int, source: Source, codes: Sequence[str]
+    session: AsyncSession,
+    race_id: int,
+    source: Source,
+    codes: Sequence[str],
+    units_below: UnitsBelow | None = None,
 ) -> dict[str, SourceResult]:
     """Each region's result for one non-claim source."""
     if source in TPS_SOURCES:
         return await tps_source_results(session, race_id, source, codes)
     if source in PLENO_LEVEL:
-        return await pleno_results(session, race_id, source, codes)
+        return await pleno_results(session, race_id, source, codes, units_below)
     raise ValueError(f"{source} has one result per claimant; use claim_results")
 
 

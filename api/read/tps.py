@@ -140,8 +140,12 @@ async def tps_page(
     descending: bool = False,
     first: int = 50,
     after: str | None = None,
+    race_region: str | None = None,
 ) -> TpsPage:
-    """One page of TPS in keyset order; `total_count` comes from race_regions when only the region filters."""
+    """One page of TPS in keyset order; `total_count` comes from race_regions when only the region filters.
+
+    `race_region` is the race's own region code, whose stored TPS total is the count when nothing filters.
+    """
     if not 0 <= first <= MAX_PAGE:
         raise ValueError(f"first must be between 0 and {MAX_PAGE}")
     tally = _TALLY
@@ -178,12 +182,12 @@ async def tps_page(
     page = [
         TpsRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], encode_cursor(order, r[7], r[1])) for r in rows[:first]
     ]
-    return TpsPage(page, len(rows) > first, await _count(session, race_id, filters))
+    return TpsPage(page, len(rows) > first, await _count(session, race_id, filters, race_region))
 
 
-async def _count(session: AsyncSession, race_id: int, filters: TpsFilter) -> int:
+async def _count(session: AsyncSession, race_id: int, filters: TpsFilter, race_region: str | None) -> int:
     if filters.only_region():
-        code = filters.region_code
+        code = filters.region_code if filters.region_code is not None else race_region
         if code is None:
             race_total = await session.scalar(
                 select(func.max(RaceRegion.tps_total)).where(RaceRegion.race_id == race_id)

@@ -38,6 +38,12 @@ def test_post_and_get_queries(belu_database_url: str) -> None:
         assert got.status_code == 200 and got.json() == posted.json()
         assert got.headers["cache-control"] == "public, max-age=5"
         assert got.headers["etag"].startswith('W/"')
+        again = client.get("/graphql", params={"query": HEADLINE})  # answered from memory
+        assert again.status_code == 200 and again.content == got.content
+        assert again.headers["etag"] == got.headers["etag"]
+        assert again.headers["content-type"] == "application/json"
+        metrics = client.get("/metrics").text
+    assert 'pantau_http_requests_total{handler="/graphql",method="GET",status="200"} 2.0' in metrics
 
 
 async def test_etag_answers_304_until_the_data_changes(belu_database_url: str) -> None:

@@ -1,0 +1,465 @@
+"""The write use cases: a TPS C.Hasil entry or correction, a posko claim, a pleno kecamatan or kabupaten result.
+
+Each runs in the caller's transaction and returns a value, never raising for an expected failure: `Accepted` (the
+version written, its findings), `Rejected` (reasons per field), `Conflict` (a stale version was named) or `Refused`
+(the token may not write this). Only an `Accepted` outcome is to be committed; it has already written its audit
+entry. Every entry names the version it corrects (none for a first entry), so two writers never overwrite each
+other unseen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api import audit
+from api.entries import Checked, FieldError, RegionEntry, TpsEntry, check_region_entry, check_tps_entry
+from api.models import Paslon, Race, RaceRegion, Rollup, RollupVote, Source, Tally, TallyStatus, Tps
+from api.store import RaceInfo, TallyInput, VersionConflict, Written, record_region_tally, record_tps_tally, votes_of
+from api.tokens import Principal, Role
+from sirekap.codes import CodeError, Level, level_of
+
+
+@dataclass(frozen=True)
+class Accepted:
+    race: str
+    race_id: int
+    source: Source
+    subject_code: str
+    claimant: int
+    version: int
+    #: False when the numbers equal the current version's: nothing new was written.
+    changed: bool
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    #: True when answered from an earlier submission with the same idempotency key.
+    replayed: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "source": self.source.value}
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> Accepted:
+        return cls(**{**stored, "source": Source(stored["source"]), "replayed": True})
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reasons: list[FieldError]
+
+
+@dataclass(frozen=True)
+class Conflict:
+    expected: int
+    current: int
+
+    @property
+    def message(self) -> str:
+        if self.expected == 0:
+            return f"already entered: the current version is {self.current}; to change it, correct that version"
+        return f"version {self.expected} is no longer current; the current version is {self.current}"
+
+
+@dataclass(frozen=True)
+class Refused:
+    message: str
+
+
+Outcome = Accepted | Rejected | Conflict | Refused
+
+#: Who may write each source.
+WRITERS = {
+    Source.CHASIL: {Role.OPERATOR, Role.ADMIN},
+    Source.POSKO: {Role.OBSERVER, Role.ADMIN},
+    Source.PLENO_KECAMATAN: {Role.RECAP_OFFICER, Role.ADMIN},
+    Source.PLENO_KABUPATEN: {Role.RECAP_OFFICER, Role.ADMIN},
+}
+WHAT = {
+    Source.CHASIL: "enter C.Hasil tallies",
+    Source.POSKO: "record posko claims",
+    Source.PLENO_KECAMATAN: "record pleno kecamatan results",
+    Source.PLENO_KABUPATEN: "record pleno kabupaten results",
+}
+
+
+def _refusal(principal: Principal, source: Source, code: str) -> Refused | None:
+    if principal.role not in WRITERS[source]:
+        return Refused(f"a {principal.role} token may not {WHAT[source]}")
+    if not principal.covers(code):
+        return Refused(f"{code} is outside this token's region {principal.region_code}")
+    return None
+
+
+@dataclass(frozen=True)
+class _Race:
+    row: Race
+    numbers: dict[int, int]  # ballot number -> paslon id
+
+    @property
+    def info(self) -> RaceInfo:
+        return RaceInfo(self.row.id, self.row.region_code, frozenset(self.numbers.values()))
+
+
+async def _race(session: AsyncSession, slug: str | None, code: str) -> _Race | None:
+    """The race named by slug, else the newest race whose region covers the code (as the read side does)."""
+    query = select(Race).order_by(Race.voting_day.desc(), Race.id)
+    races = list(await session.scalars(query.where(Race.slug == slug) if slug is not None else query))
+    found = next((r for r in races if code.startswith(r.region_code)), None)
+    if found is None:
+        return None
+    rows = await session.execute(select(Paslon.number, Paslon.id).where(Paslon.race_id == found.id))
+    return _Race(found, {number: paslon_id for number, paslon_id in rows})
+
+
+def _no_race(slug: str | None, code: str) -> Rejected:
+    if slug is not None:
+        return Rejected([FieldError("race", f"no race {slug!r} covers {code}")])
+    return Rejected([FieldError("race", f"no race covers {code}")])
+
+
+async def _current(session: AsyncSession, race_id: int, source: Source, subject: str, claimant: int) -> Tally | None:
+    return await session.scalar(
+        select(Tally)
+        .where(
+            Tally.race_id == race_id,
+            Tally.source == source,
+            Tally.subject_code == subject,
+            Tally.claimant == claimant,
+            Tally.is_current,
+        )
+        .with_for_update()
+    )
+
+
+async def _values(session: AsyncSession, tally: Tally | None, numbers: Mapping[int, int]) -> dict[str, Any] | None:
+    """A tally version as the audit log shows it: votes by ballot number and every count."""
+    if tally is None:
+        return None
+    by_id = {paslon_id: number for number, paslon_id in numbers.items()}
+    votes = (await votes_of(session, [tally.id]))[tally.id]
+    return _snapshot(
+        tally.version,
+        {by_id[p]: v for p, v in votes.items()},
+        {name: getattr(tally, name) for name in _COUNTED},
+        list(tally.findings),
+    )
+
+
+_COUNTED = ("valid", "invalid", "total", "voters_dpt", "voters_dptb", "voters_non_dpt", "voters_total", "tps_claimed")
+
+
+def _snapshot(
+    version: int, votes: Mapping[int, int], counts: Mapping[str, int | None], findings: list[Any]
+) -> dict[str, Any]:
+    return {
+        "version": version,
+        "votes": {str(n): v for n, v in sorted(votes.items())},
+        **{name: value for name, value in counts.items() if value is not None},
+        "findings": findings,
+    }
+
+
+async def _write(
+    session: AsyncSession,
+    principal: Principal,
+    race: _Race,
+    *,
+    source: Source,
+    subject: str,
+    claimant: int,
+    tally: TallyInput,
+    votes_by_number: Mapping[int, int],
+    corrects: int | None,
+    now: datetime,
+    tps_id: int | None = None,
+) -> Outcome:
+    old = await _current(session, race.row.id, source, subject, claimant)
+    expected = corrects or 0
+    if (old.version if old else 0) != expected:
+        # Waiting for a lock on a version another writer has just replaced finds no current row at all: read again
+        # to name the version that replaced it.
+        current = await session.scalar(
+            select(func.max(Tally.version)).where(
+                Tally.race_id == race.row.id,
+                Tally.source == source,
+                Tally.subject_code == subject,
+                Tally.claimant == claimant,
+            )
+        )
+        return Conflict(expected, current or 0)
+    old_values = await _values(session, old, race.numbers)
+    try:
+        if tps_id is not None:
+            written: Written = await record_tps_tally(
+                session,
+                race.info,
+                tps_id=tps_id,
+                tps_code=subject,
+                source=source,
+                tally=tally,
+                received_at=now,
+                expected_version=expected,
+            )
+        else:
+            written = await record_region_tally(
+                session,
+                race.info,
+                region_code=subject,
+                source=source,
+                tally=tally,
+                received_at=now,
+                claimant=claimant,
+                expected_version=expected,
+            )
+    except VersionConflict as conflict:
+        return Conflict(conflict.expected, conflict.current)
+    counts = {name: getattr(tally, name) for name in _COUNTED}
+    new_values = _snapshot(written.version, votes_by_number, counts, [dict(f) for f in tally.findings])
+    if written.changed:
+        await audit.record(
+            session,
+            at=now,
+            actor=principal.label,
+            action=("correct_" if old else "submit_") + source.value,
+            token_id=principal.token_id,
+            race_id=race.row.id,
+            source=source.value,
+            subject_code=subject,
+            claimant=claimant or None,
+            version=written.version,
+            old=old_values,
+            new=new_values,
+        )
+    return Accepted(
+        race=race.row.slug,
+        race_id=race.row.id,
+        source=source,
+        subject_code=subject,
+        claimant=claimant,
+        version=written.version,
+        changed=written.changed,
+        findings=[dict(f) for f in tally.findings],
+    )
+
+
+def _check_code(field_name: str, code: str, levels: set[Level]) -> Rejected | None:
+    try:
+        level = level_of(code)
+    except CodeError as error:
+        return Rejected([FieldError(field_name, str(error))])
+    if level not in levels:
+        wanted = " or ".join(sorted(lv.value for lv in levels))
+        return Rejected([FieldError(field_name, f"{code} is a {level.value} code; a {wanted} code is needed")])
+    return None
+
+
+async def submit_tps_tally(session: AsyncSession, principal: Principal, entry: TpsEntry, now: datetime) -> Outcome:
+    """An operator's C.Hasil tally of one TPS: a first entry, or a correction of the version it names."""
+    bad = _check_code("tps", entry.tps_code, {Level.TPS})
+    if bad is not None:
+        return bad
+    refused = _refusal(principal, Source.CHASIL, entry.tps_code)
+    if refused is not None:
+        return refused
+    race = await _race(session, entry.race, entry.tps_code)
+    if race is None:
+        return _no_race(entry.race, entry.tps_code)
+    tps = await session.scalar(select(Tps).where(Tps.race_id == race.row.id, Tps.code == entry.tps_code))
+    if tps is None:
+        return Rejected([FieldError("tps", f"no TPS {entry.tps_code} in race {race.row.slug}")])
+    checked = check_tps_entry(
+        entry, paslon=race.numbers, registered_voters=tps.registered_voters, voter_cap=race.row.voter_cap_per_tps
+    )
+    if checked.reasons:
+        return Rejected(checked.reasons)
+    tally = TallyInput(
+        votes={race.numbers[n]: v for n, v in entry.votes.items()},
+        valid=entry.valid,
+        invalid=entry.invalid,
+        total=entry.total,
+        voters_dpt=entry.voters_dpt,
+        voters_dptb=entry.voters_dptb,
+        voters_non_dpt=entry.voters_non_dpt,
+        voters_total=entry.voters_total,
+        source_ts=now,
+        findings=checked.findings,
+        entered_by=principal.label[:64],
+        note=entry.note,
+    )
+    return await _write(
+        session,
+        principal,
+        race,
+        source=Source.CHASIL,
+        subject=entry.tps_code,
+        claimant=0,
+        tally=tally,
+        votes_by_number=entry.votes,
+        corrects=entry.corrects_version,
+        now=now,
+        tps_id=tps.id,
+    )
+
+
+async def record_claim(session: AsyncSession, principal: Principal, entry: RegionEntry, now: datetime) -> Outcome:
+    """A posko claim for a region: the claiming paslon's numbers and the TPS it claims to cover."""
+    bad = _check_code("region", entry.region_code, {Level.PROVINSI, Level.KABUPATEN, Level.KECAMATAN, Level.DESA})
+    if bad is not None:
+        return bad
+    refused = _refusal(principal, Source.POSKO, entry.region_code)
+    if refused is not None:
+        return refused
+    claimant = entry.claimant
+    if principal.role is Role.OBSERVER:
+        if claimant is not None and claimant != principal.paslon:
+            return Rejected([FieldError("claimant", f"this token speaks for paslon {principal.paslon} only")])
+        claimant = principal.paslon
+    if claimant is None:
+        return Rejected([FieldError("claimant", "name the paslon whose post makes the claim")])
+    if entry.tps_claimed is None:
+        return Rejected([FieldError("tpsClaimed", "say how many TPS the claim covers")])
+    return await _region_write(session, principal, entry, Source.POSKO, claimant, TallyStatus.CLAIM, now)
+
+
+async def record_pleno(
+    session: AsyncSession, principal: Principal, entry: RegionEntry, source: Source, now: datetime
+) -> Outcome:
+    """A pleno result: D.Hasil Kecamatan (source PLENO_KECAMATAN) or D.Hasil Kabupaten/Kota (PLENO_KABUPATEN)."""
+    level = Level.KECAMATAN if source is Source.PLENO_KECAMATAN else Level.KABUPATEN
+    bad = _check_code(level.value, entry.region_code, {level})
+    if bad is not None:
+        return bad
+    refused = _refusal(principal, source, entry.region_code)
+    if refused is not None:
+        return refused
+    return await _region_write(session, principal, entry, source, 0, TallyStatus.OFFICIAL, now)
+
+
+async def _region_write(
+    session: AsyncSession,
+    principal: Principal,
+    entry: RegionEntry,
+    source: Source,
+    claimant: int,
+    status: TallyStatus,
+    now: datetime,
+) -> Outcome:
+    race = await _race(session, entry.race, entry.region_code)
+    if race is None:
+        return _no_race(entry.race, entry.region_code)
+    covered = await session.get(RaceRegion, (race.row.id, entry.region_code))
+    if covered is None:
+        return Rejected([FieldError("region", f"{entry.region_code} is not in race {race.row.slug}")])
+    if source is Source.POSKO and claimant not in race.numbers:
+        return Rejected([FieldError("claimant", f"paslon {claimant} is not in race {race.row.slug}")])
+    checked: Checked = check_region_entry(entry, paslon=race.numbers, tps_total=covered.tps_total)
+    if checked.reasons:
+        return Rejected(checked.reasons)
+    findings = list(checked.findings)
+    if source is Source.PLENO_KECAMATAN:
+        findings += await _pleno_against_chasil(session, race, entry, covered.tps_total)
+    elif source is Source.PLENO_KABUPATEN:
+        findings += await _pleno_against_kecamatan(session, race, entry)
+    tally = TallyInput(
+        votes={race.numbers[n]: v for n, v in entry.votes.items()},
+        valid=entry.derived_valid,
+        invalid=entry.invalid,
+        total=entry.derived_total,
+        tps_claimed=entry.tps_claimed,
+        source_ts=entry.as_of or now,
+        status=status,
+        findings=findings,
+        entered_by=principal.label[:64],
+        note=entry.note,
+    )
+    return await _write(
+        session,
+        principal,
+        race,
+        source=source,
+        subject=entry.region_code,
+        claimant=claimant,
+        tally=tally,
+        votes_by_number=entry.votes,
+        corrects=entry.corrects_version,
+        now=now,
+    )
+
+
+def _differences(pleno: Mapping[int, int], other: Mapping[int, int]) -> str:
+    return ", ".join(
+        f"paslon {n}: {pleno.get(n, 0)} vs {other.get(n, 0)} ({pleno.get(n, 0) - other.get(n, 0):+d})"
+        for n in sorted(set(pleno) | set(other))
+        if pleno.get(n, 0) != other.get(n, 0)
+    )
+
+
+async def _pleno_against_chasil(
+    session: AsyncSession, race: _Race, entry: RegionEntry, tps_total: int
+) -> list[dict[str, Any]]:
+    """The pleno is authoritative; where every TPS's C.Hasil is in and they sum to other numbers, say so."""
+    rollup = await session.get(Rollup, (race.row.id, Source.CHASIL.value, entry.region_code))
+    if rollup is None or rollup.tps_in < tps_total:
+        return []
+    by_id = {paslon_id: number for number, paslon_id in race.numbers.items()}
+    rows = await session.execute(
+        select(RollupVote.paslon_id, RollupVote.votes).where(
+            RollupVote.race_id == race.row.id,
+            RollupVote.source == Source.CHASIL,
+            RollupVote.region_code == entry.region_code,
+        )
+    )
+    summed = {by_id[paslon_id]: votes for paslon_id, votes in rows}
+    differences = _differences(entry.votes, summed)
+    if not differences:
+        return []
+    return [
+        {
+            "check": "pleno_vs_chasil",
+            "kind": "invalid",
+            "message": f"the pleno differs from the sum of the {rollup.tps_in} TPS C.Hasil entries: {differences}",
+        }
+    ]
+
+
+async def _pleno_against_kecamatan(session: AsyncSession, race: _Race, entry: RegionEntry) -> list[dict[str, Any]]:
+    """Where every kecamatan pleno below is done and they sum to other numbers than the kabupaten pleno, say so."""
+    kecamatan = list(
+        await session.scalars(
+            select(RaceRegion.region_code).where(
+                RaceRegion.race_id == race.row.id, RaceRegion.region_code.startswith(entry.region_code)
+            )
+        )
+    )
+    expected = {code for code in kecamatan if len(code) == 6}
+    done = list(
+        await session.scalars(
+            select(Tally).where(
+                Tally.race_id == race.row.id,
+                Tally.source == Source.PLENO_KECAMATAN,
+                Tally.is_current,
+                Tally.subject_code.startswith(entry.region_code),
+            )
+        )
+    )
+    if not expected or {t.subject_code for t in done} != expected:
+        return []
+    by_id = {paslon_id: number for number, paslon_id in race.numbers.items()}
+    summed: dict[int, int] = {}
+    for votes in (await votes_of(session, [t.id for t in done])).values():
+        for paslon_id, count in votes.items():
+            summed[by_id[paslon_id]] = summed.get(by_id[paslon_id], 0) + count
+    differences = _differences(entry.votes, summed)
+    if not differences:
+        return []
+    return [
+        {
+            "check": "pleno_vs_kecamatan",
+            "kind": "invalid",
+            "message": f"the pleno differs from the sum of the {len(done)} kecamatan plenos: {differences}",
+        }
+    ]

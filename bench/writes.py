@@ -1,0 +1,263 @@
+"""Sustained single-TPS C.Hasil submissions over HTTP on PostgreSQL, with rollups updated in each transaction.
+
+An operator token writes every Belu TPS once (submitChasil), then keeps correcting them (correctChasil naming the
+version it corrects); each connection owns its own TPS, so nothing conflicts, while every write still updates the
+kabupaten, kecamatan and desa rollups above its TPS (the kabupaten row is shared by all). Load comes from a separate
+process on keep-alive connections. Baseline, same server and run: POST of `{ __typename }` (GraphQL over HTTP with no
+database work).
+
+    python bench/writes.py [--quick] [--admin-url postgresql://postgres@127.0.0.1:5432/test] [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import loadgen  # noqa: E402
+
+MUTATION = (
+    "mutation($input: ChasilInput!) { w: %s(input: $input) { __typename ... on WriteAccepted { version } "
+    "... on VersionConflict { currentVersion } ... on WriteRejected { message } ... on NotAllowed { message } } }"
+)
+DATABASE = "pantau_bench_writes"
+
+
+def _request(token: str, body: dict[str, Any]) -> bytes:
+    data = json.dumps(body).encode()
+    head = (
+        f"POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: {len(data)}\r\n\r\n"
+    )
+    return head.encode() + data
+
+
+async def _writer(
+    port: int,
+    token: str,
+    forms: list[dict[str, Any]],
+    versions: dict[str, int],
+    stop_at: float,
+    latencies: list[float],
+    seed: int,
+) -> dict[str, int]:
+    """One connection: first entries for its TPS, then corrections round and round, tracking versions."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    rng = random.Random(seed)
+    outcomes: dict[str, int] = {}
+    while time.perf_counter() < stop_at:
+        form = rng.choice(forms)
+        version = versions.get(form["tps"], 0)
+        entry = dict(form)
+        if version:
+            bump = version % 2  # alternate the invalid count, so every correction changes the numbers
+            entry |= {"invalid": form["invalid"] + bump, "total": form["total"] + bump, "correctsVersion": version}
+        body = {"query": MUTATION % ("correctChasil" if version else "submitChasil"), "variables": {"input": entry}}
+        started = time.perf_counter()
+        writer.write(_request(token, body))
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        answer = json.loads(await reader.readexactly(length))
+        latencies.append(time.perf_counter() - started)
+        result = answer.get("data", {}).get("w") if isinstance(answer.get("data"), dict) else None
+        kind = result["__typename"] if result else "error"
+        outcomes[kind] = outcomes.get(kind, 0) + 1
+        if kind == "WriteAccepted":
+            versions[form["tps"]] = result["version"]
+        elif kind == "VersionConflict":
+            versions[form["tps"]] = result["currentVersion"]
+    writer.close()
+    return outcomes
+
+
+async def _client(port: int, token: str, workdir: Path, seconds: float, connections: int) -> dict[str, Any]:
+    forms: list[dict[str, Any]] = json.loads((workdir / "forms.json").read_text())
+    stored = workdir / "versions.json"  # versions written by earlier rounds
+    versions: dict[str, int] = json.loads(stored.read_text()) if stored.exists() else {}
+    shares = [forms[i::connections] for i in range(connections)]
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + seconds
+    started = time.perf_counter()
+    results = await asyncio.gather(
+        *(_writer(port, token, share, versions, stop_at, latencies, seed) for seed, share in enumerate(shares))
+    )
+    stored.write_text(json.dumps(versions))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    outcomes: dict[str, int] = {}
+    for r in results:
+        for k, v in r.items():
+            outcomes[k] = outcomes.get(k, 0) + v
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "outcomes": outcomes,
+    }
+
+
+def _round(port: int, token: str, workdir: Path, seconds: float, connections: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--client", str(port), token, str(workdir), str(seconds), str(connections)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+async def _prepare(admin_url: str) -> tuple[str, str]:
+    """A fresh database with Belu loaded and an operator token for the whole kabupaten."""
+    from datetime import UTC, datetime
+
+    import asyncpg
+
+    from api.db import create_engine, sessionmaker
+    from api.loader import load_dataset
+    from api.tokens import Role, create_token
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {DATABASE}")
+    finally:
+        await conn.close()
+    url = f"{admin_url.rsplit('/', 1)[0]}/{DATABASE}"
+    await load_dataset(url, "belu-2020", now=datetime.now(UTC))
+    engine = create_engine(url)
+    try:
+        async with sessionmaker(engine).begin() as session:
+            _, secret = await create_token(
+                session, role=Role.OPERATOR, name="bench", region_code="5304", paslon=None, now=datetime.now(UTC)
+            )
+    finally:
+        await engine.dispose()
+    return url, secret
+
+
+async def _check_rollups(url: str) -> list[str]:
+    from api.db import create_engine, sessionmaker
+    from api.rollup_check import rollup_mismatches
+    from api.store import RaceInfo
+
+    engine = create_engine(url)
+    try:
+        async with sessionmaker(engine)() as session:
+            return await rollup_mismatches(session, await RaceInfo.load(session, 1))
+    finally:
+        await engine.dispose()
+
+
+async def _drop(admin_url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one short round (under a minute)")
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--workers", type=int, default=1, help="API worker processes")
+    parser.add_argument("--connections", type=int, default=16)
+    ns = parser.parse_args()
+    rounds, seconds = (1, 5.0) if ns.quick else (3, 15.0)
+    from sirekap.belu import belu_2020
+
+    workdir = Path(tempfile.mkdtemp(prefix="pantau-bench-writes-"))
+    forms = [
+        {
+            "tps": t.code,
+            "votes": [{"paslon": n, "votes": v} for n, v in sorted(t.count.votes.items())],
+            "valid": t.count.valid,
+            "invalid": t.count.invalid,
+            "total": t.count.total,
+        }
+        for t in belu_2020().tps
+    ]
+    (workdir / "forms.json").write_text(json.dumps(forms))
+    url, token = asyncio.run(_prepare(ns.admin_url))
+    port = loadgen.free_port()
+    env = {**os.environ, "PANTAU_DATABASE_URL": url, "PANTAU_RATE_LIMIT": "0"}
+    api = subprocess.Popen(
+        [sys.executable, "-m", "api", "--port", str(port), "--workers", str(ns.workers)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        loadgen.wait_for(port, "/healthz")
+        _round(port, token, workdir, 2.0, ns.connections)  # warm-up: the first entries of many TPS
+        results = [_round(port, token, workdir, seconds, ns.connections) for _ in range(rounds)]
+        baseline = loadgen.rounds(
+            port,
+            [loadgen.post_json("/graphql", {"query": "{ __typename }"})],
+            rounds,
+            seconds,
+            ns.connections,
+            workdir,
+        )
+    finally:
+        api.terminate()
+        api.wait(timeout=20)
+    problems = asyncio.run(_check_rollups(url))
+    asyncio.run(_drop(ns.admin_url))
+    outcomes: dict[str, int] = {}
+    for r in results:
+        for k, v in r["outcomes"].items():
+            outcomes[k] = outcomes.get(k, 0) + v
+    figures = {
+        "submissions_per_s": round(statistics.median(r["rps"] for r in results), 1),
+        "p50_ms": round(statistics.median(r["p50_ms"] for r in results), 2),
+        "p99_ms": round(statistics.median(r["p99_ms"] for r in results), 2),
+        "baseline_rps": round(baseline["rps"], 1),
+        "baseline_p99_ms": round(baseline["p99_ms"], 2),
+    }
+    print(
+        f"PostgreSQL, {ns.workers} API worker(s), {ns.connections} connections from a separate process; "
+        f"baseline: POST {{ __typename }} on the same server"
+    )
+    print(f"{'what':<32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    print(
+        f"{'C.Hasil submission + rollups':<32} {figures['submissions_per_s']:9.0f} "
+        f"{figures['p50_ms']:8.1f} {figures['p99_ms']:8.1f}"
+    )
+    print(f"{'baseline { __typename }':<32} {baseline['rps']:9.0f} {baseline['p50_ms']:8.1f} {baseline['p99_ms']:8.1f}")
+    print(f"outcomes: {outcomes}; rollups consistent afterwards: {not problems}")
+    if problems or set(outcomes) != {"WriteAccepted"}:
+        print("WARNING: " + "; ".join(problems[:3] or [f"unexpected outcomes {outcomes}"]))
+    summary = {
+        "bench": "writes",
+        "mode": "quick" if ns.quick else "full",
+        "figures": figures,
+        "ratios": {"submissions_vs_baseline_rps": round(figures["submissions_per_s"] / baseline["rps"], 3)},
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--client":
+        port, token, path, seconds, connections = sys.argv[2:7]
+        print(json.dumps(asyncio.run(_client(int(port), token, Path(path), float(seconds), int(connections)))))
+    else:
+        raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""`pantau api --workers 2` as a real process: a subscriber on one worker hears of writes applied by the other.
+
+Writes name the worker that applied them (the Pantau-Worker header); the test writes until both workers have applied
+one, and the subscriber, whichever worker holds its websocket, must receive every one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from sirekap.belu import belu_2020
+from tests.e2e.test_api_workers import free_port
+from tests.integration.test_writes_http import SUBMIT, tps_input
+
+SUBSCRIPTION = """subscription { resultsChanged(region: "5304") { source subjectCode version
+  region { results(source: CHASIL) { coverage { reported } } } } }"""
+
+
+@contextmanager
+def api_process(env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api", "--port", str(port), "--workers", "2"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the API did not start"
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def admin_token(database_url: str) -> str:
+    """A token made the way an administrator makes one: `pantau token create`."""
+    made = subprocess.run(
+        [sys.executable, "-m", "pantau.cli", "token", "create", "--role", "admin", "--name", "e2e"],
+        env={**os.environ, "PANTAU_DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return made.stdout.strip().splitlines()[-1]
+
+
+async def hear_writes_from_both_workers(base: str, token: str) -> None:
+    url = base.replace("http", "ws") + "/graphql"
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
+        await socket.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "connection_ack"
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}))
+        heard: set[str] = set()
+
+        async def listen() -> None:
+            async for raw in socket:
+                message = json.loads(raw)
+                if message["type"] == "next":
+                    heard.add(message["payload"]["data"]["resultsChanged"]["subjectCode"])
+
+        listener = asyncio.create_task(listen())
+        applied: dict[str, str] = {}  # TPS code -> pid of the worker that applied it
+        forms = iter(belu_2020().tps)
+        deadline = time.monotonic() + 60
+        try:
+            await asyncio.sleep(0.5)  # the subscription registers on its worker
+            while len(set(applied.values())) < 2 or not set(applied) <= heard:
+                assert time.monotonic() < deadline, f"applied by {applied}, heard {sorted(heard)}"
+                if len(set(applied.values())) < 2:
+                    code = next(forms).code
+                    # a new connection each time, so the two workers take turns accepting
+                    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+                        answer = await client.post(
+                            "/graphql",
+                            json={"query": SUBMIT, "variables": {"input": tps_input(code)}},
+                            headers={"Authorization": f"Bearer {token}", "Connection": "close"},
+                        )
+                    result: dict[str, Any] = answer.json()["data"]["w"]
+                    assert result["__typename"] == "WriteAccepted", result
+                    applied[code] = answer.headers["Pantau-Worker"]
+                else:
+                    await asyncio.sleep(0.05)
+        finally:
+            listener.cancel()
+        assert len(set(applied.values())) == 2 and set(applied) <= heard
+
+
+@pytest.mark.parametrize("via", ["database", "redis"])
+def test_a_subscriber_on_one_worker_hears_writes_on_the_other(belu_database_url: str, backend: str, via: str) -> None:
+    env = {"PANTAU_DATABASE_URL": belu_database_url, "PANTAU_RATE_LIMIT": "0"}
+    if via == "redis":
+        if not os.environ.get("PANTAU_TEST_REDIS_URL"):
+            pytest.skip("PANTAU_TEST_REDIS_URL not set")
+        env |= {"PANTAU_REDIS_URL": os.environ["PANTAU_TEST_REDIS_URL"], "PANTAU_REDIS_PREFIX": uuid.uuid4().hex}
+    elif backend == "sqlite":
+        pytest.skip("SQLite cannot notify other processes: several workers on SQLite need Redis")
+    token = admin_token(belu_database_url)
+    with api_process(env) as base:
+        asyncio.run(hear_writes_from_both_workers(base, token))
