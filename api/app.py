@@ -94,7 +94,7 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
     app.state.sessions = sessions
     app.state.registry = registry
     app.state.broadcast = broadcast
-    app.state.submissions = Submissions(sessions, broadcast)
+    app.state.submissions = Submissions(sessions, broadcast, catalog=catalog)
     return app
 
 

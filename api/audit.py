@@ -14,10 +14,12 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.models import table_of
 from api.write_models import AuditEntry
 
 #: Most entries one query returns.
 MAX_ENTRIES = 200
+_INSERT = insert(table_of(AuditEntry))
 
 
 async def record(
@@ -36,19 +38,20 @@ async def record(
     new: Any = None,
 ) -> None:
     await session.execute(
-        insert(AuditEntry).values(
-            at=at,
-            actor=actor,
-            action=action,
-            token_id=token_id,
-            race_id=race_id,
-            source=source,
-            subject_code=subject_code,
-            claimant=claimant,
-            version=version,
-            old=old,
-            new=new,
-        )
+        _INSERT,
+        {
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "token_id": token_id,
+            "race_id": race_id,
+            "source": source,
+            "subject_code": subject_code,
+            "claimant": claimant,
+            "version": version,
+            "old": old,
+            "new": new,
+        },
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     TypeDecorator,
     UniqueConstraint,
     text,
@@ -35,6 +36,12 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model: writes through Core skip the ORM's per-row bookkeeping and compile once."""
+    table: Table = model.__table__  # type: ignore[assignment]
+    return table
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -6,18 +6,57 @@ difference to every rollup above the TPS, or, when the numbers are unchanged, do
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, insert, or_, select, update
+from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
-from api.models import TPS_SOURCES, Paslon, Race, Rollup, RollupVote, Source, Tally, TallyStatus, TallyVote
+from api.models import (
+    TPS_SOURCES,
+    Paslon,
+    Race,
+    Rollup,
+    RollupVote,
+    Source,
+    Tally,
+    TallyStatus,
+    TallyVote,
+    table_of,
+)
 from api.rollups import Delta, Numbers, Totals, delta
 from sirekap.codes import LENGTHS, Level
+
+# Writes go through the tables (Core statements): they are compiled once and skip the ORM's bulk machinery.
+TALLIES = table_of(Tally)
+TALLY_VOTES = table_of(TallyVote)
+ROLLUPS = table_of(Rollup)
+ROLLUP_VOTES = table_of(RollupVote)
+
+# Statements built once: their compiled form is found in the cache without rebuilding its key.
+_RETIRE = update(TALLIES).where(TALLIES.c.id == bindparam("retired")).values(is_current=False)
+_INSERT_TALLY = insert(TALLIES).returning(TALLIES.c.id)
+_INSERT_VOTES = insert(TALLY_VOTES)
+_CURRENT = (
+    select(Tally, TallyVote.paslon_id, TallyVote.votes)
+    .outerjoin(TallyVote, TallyVote.tally_id == Tally.id)
+    .where(
+        Tally.race_id == bindparam("race_id"),
+        Tally.source == bindparam("source"),
+        Tally.subject_code == bindparam("subject"),
+        Tally.claimant == bindparam("claimant"),
+        Tally.is_current,
+    )
+    .with_for_update(of=Tally)
+)
+
+#: The current version of a tally (None for none yet) and its votes by paslon id.
+Current = tuple[Tally | None, dict[int, int]]
 
 
 class StoreError(ValueError):
@@ -107,11 +146,15 @@ async def record_tps_tally(
     tally: TallyInput,
     received_at: datetime,
     expected_version: int | None = None,
+    current: Current | None = None,
 ) -> Written:
-    """Record a TPS-level tally (Sirekap or C.Hasil) and update the rollups above the TPS."""
+    """Record a TPS-level tally (Sirekap or C.Hasil) and update the rollups above the TPS.
+
+    `current` is the tally's current version as the caller already read it with `current_tally` (locked), if so.
+    """
     if source not in TPS_SOURCES:
         raise StoreError(f"source {source} is not counted per TPS")
-    old, old_votes = await _current(session, race.id, source, tps_code, 0)
+    old, old_votes = current or await current_tally(session, race.id, source, tps_code, 0)
     written = await _write(
         session, race, source, tps_code, 0, tps_id, tally, received_at, expected_version, old, old_votes
     )
@@ -132,11 +175,12 @@ async def record_region_tally(
     received_at: datetime,
     claimant: int = 0,
     expected_version: int | None = None,
+    current: Current | None = None,
 ) -> Written:
     """Record a region-level tally: a posko claim (with its claimant's ballot number) or a pleno result."""
     if source in TPS_SOURCES:
         raise StoreError(f"source {source} is counted per TPS, not per region")
-    old, old_votes = await _current(session, race.id, source, region_code, claimant)
+    old, old_votes = current or await current_tally(session, race.id, source, region_code, claimant)
     return await _write(
         session,
         race,
@@ -167,23 +211,18 @@ async def votes_of(session: AsyncSession, tally_ids: Sequence[int], chunk: int =
     return votes
 
 
-async def _current(
-    session: AsyncSession, race_id: int, source: Source, subject: str, claimant: int
-) -> tuple[Tally | None, dict[int, int]]:
-    old = await session.scalar(
-        select(Tally)
-        .where(
-            Tally.race_id == race_id,
-            Tally.source == source,
-            Tally.subject_code == subject,
-            Tally.claimant == claimant,
-            Tally.is_current,
-        )
-        .with_for_update()
+async def current_tally(session: AsyncSession, race_id: int, source: Source, subject: str, claimant: int) -> Current:
+    """The current version of a tally with its votes, in one statement, locked until the transaction ends."""
+    rows = await session.execute(
+        _CURRENT, {"race_id": race_id, "source": source, "subject": subject, "claimant": claimant}
     )
-    if old is None:
-        return None, {}
-    return old, (await votes_of(session, [old.id]))[old.id]
+    old: Tally | None = None
+    votes: dict[int, int] = {}
+    for tally, paslon_id, count in rows:
+        old = tally
+        if paslon_id is not None:
+            votes[paslon_id] = count
+    return old, votes
 
 
 def _unchanged(old: Tally, old_votes: Mapping[int, int], new: TallyInput) -> bool:
@@ -220,47 +259,41 @@ async def _write(
     if old is not None and _unchanged(old, old_votes, tally):
         return Written(old.id, old.version, changed=False)
     if old is not None:
-        await session.execute(update(Tally).where(Tally.id == old.id).values(is_current=False))
-    tally_id = await session.scalar(
-        insert(Tally)
-        .values(
-            race_id=race.id,
-            source=source,
-            subject_code=subject,
-            claimant=claimant,
-            tps_id=tps_id,
-            version=current_version + 1,
-            is_current=True,
-            status=tally.status,
-            valid=tally.valid,
-            invalid=tally.invalid,
-            total=tally.total,
-            voters_dpt=tally.voters_dpt,
-            voters_dptb=tally.voters_dptb,
-            voters_non_dpt=tally.voters_non_dpt,
-            voters_total=tally.voters_total,
-            tps_claimed=tally.tps_claimed,
-            source_ts=tally.source_ts,
-            received_at=received_at,
-            findings=[dict(f) for f in tally.findings],
-            finding_count=len(tally.findings),
-            entered_by=tally.entered_by,
-            note=tally.note,
-        )
-        .returning(Tally.id)
-    )
+        await session.execute(_RETIRE, {"retired": old.id})
+        set_committed_value(old, "is_current", False)
+    row = {
+        "race_id": race.id,
+        "source": source,
+        "subject_code": subject,
+        "claimant": claimant,
+        "tps_id": tps_id,
+        "version": current_version + 1,
+        "is_current": True,
+        "status": tally.status,
+        **{name: getattr(tally, name) for name in COMPARED_FIELDS},
+        "source_ts": tally.source_ts,
+        "received_at": received_at,
+        "findings": [dict(f) for f in tally.findings],
+        "finding_count": len(tally.findings),
+        "entered_by": tally.entered_by,
+        "note": tally.note,
+    }
+    tally_id = await session.scalar(_INSERT_TALLY, row)
     assert tally_id is not None
     if tally.votes:
         await session.execute(
-            insert(TallyVote),
+            _INSERT_VOTES,
             [{"tally_id": tally_id, "paslon_id": p, "votes": v} for p, v in sorted(tally.votes.items())],
         )
     return Written(tally_id, current_version + 1, changed=True)
 
 
+_UPSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
 def upsert_for(session: AsyncSession) -> Any:
     """The dialect's INSERT … ON CONFLICT construct (PostgreSQL and SQLite both have one)."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return _UPSERTS[session.get_bind().dialect.name]
 
 
 async def _apply(
@@ -283,61 +316,69 @@ async def add_to_rollups(
     source: Source,
     changes: Mapping[str, tuple[Totals, datetime | None]],
     now: datetime,
-    chunk: int = 500,
 ) -> None:
-    """Add each region's change to its rollup, creating rollups as needed; the newest source time wins."""
+    """Add each region's change to its rollup, creating rollups as needed; the newest source time wins.
+
+    Rows are sent in code order, so concurrent writers lock shared rollups (the kabupaten's) in the same order.
+    """
     if not changes:
         return
-    upsert = upsert_for(session)
     keys = {"race_id": race_id, "source": source}
-    stmt = upsert(Rollup).values(
-        [
-            {
-                **keys,
-                "region_code": code,
-                "tps_in": total.tps_in,
-                "valid": total.valid,
-                "invalid": total.invalid,
-                "total": total.total,
-                "voters_total": total.voters_total,
-                "latest_source_ts": ts,
-                "updated_at": now,
-            }
-            for code, (total, ts) in sorted(changes.items())
-        ]
-    )
-    new = stmt.excluded
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[Rollup.race_id, Rollup.source, Rollup.region_code],
-            set_={
-                "tps_in": Rollup.tps_in + new.tps_in,
-                "valid": Rollup.valid + new.valid,
-                "invalid": Rollup.invalid + new.invalid,
-                "total": Rollup.total + new.total,
-                "voters_total": Rollup.voters_total + new.voters_total,
-                "latest_source_ts": case(
-                    (
-                        or_(Rollup.latest_source_ts.is_(None), new.latest_source_ts > Rollup.latest_source_ts),
-                        new.latest_source_ts,
-                    ),
-                    else_=Rollup.latest_source_ts,
-                ),
-                "updated_at": new.updated_at,
-            },
-        )
-    )
+    rows = [
+        {
+            **keys,
+            "region_code": code,
+            "tps_in": total.tps_in,
+            "valid": total.valid,
+            "invalid": total.invalid,
+            "total": total.total,
+            "voters_total": total.voters_total,
+            "latest_source_ts": ts,
+            "updated_at": now,
+        }
+        for code, (total, ts) in sorted(changes.items())
+    ]
+    dialect = session.get_bind().dialect.name
+    await session.execute(_rollup_upsert(dialect), rows)
     votes = [
         {**keys, "region_code": code, "paslon_id": paslon, "votes": count}
         for code, (total, _) in sorted(changes.items())
         for paslon, count in sorted(total.votes.items())
         if count
     ]
-    for start in range(0, len(votes), chunk):
-        stmt = upsert(RollupVote).values(votes[start : start + chunk])
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[RollupVote.race_id, RollupVote.source, RollupVote.region_code, RollupVote.paslon_id],
-                set_={"votes": RollupVote.votes + stmt.excluded.votes},
-            )
-        )
+    if votes:
+        await session.execute(_rollup_votes_upsert(dialect), votes)
+
+
+@functools.cache
+def _rollup_upsert(dialect: str) -> Any:
+    stmt = _UPSERTS[dialect](ROLLUPS)
+    new, old = stmt.excluded, ROLLUPS.c
+    return stmt.on_conflict_do_update(
+        index_elements=[old.race_id, old.source, old.region_code],
+        set_={
+            "tps_in": old.tps_in + new.tps_in,
+            "valid": old.valid + new.valid,
+            "invalid": old.invalid + new.invalid,
+            "total": old.total + new.total,
+            "voters_total": old.voters_total + new.voters_total,
+            "latest_source_ts": case(
+                (
+                    or_(old.latest_source_ts.is_(None), new.latest_source_ts > old.latest_source_ts),
+                    new.latest_source_ts,
+                ),
+                else_=old.latest_source_ts,
+            ),
+            "updated_at": new.updated_at,
+        },
+    )
+
+
+@functools.cache
+def _rollup_votes_upsert(dialect: str) -> Any:
+    stmt = _UPSERTS[dialect](ROLLUP_VOTES)
+    old = ROLLUP_VOTES.c
+    return stmt.on_conflict_do_update(
+        index_elements=[old.race_id, old.source, old.region_code, old.paslon_id],
+        set_={"votes": old.votes + stmt.excluded.votes},
+    )

@@ -22,18 +22,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.broadcast import Broadcast, Change, LocalBroadcast
 from api.entries import FieldError
+from api.models import table_of
+from api.read.catalog import Catalog
 from api.tokens import Principal, authenticate
 from api.write_models import IdempotencyKey
 from api.writes import Accepted, Outcome, Refused, Rejected
 
 log = logging.getLogger(__name__)
 
-#: A use case of api.writes, bound to its entry.
-Work = Callable[[AsyncSession, Principal, datetime], Awaitable[Outcome]]
+#: A use case of api.writes, bound to its entry: given the transaction, the races, the writer and the time.
+Work = Callable[[AsyncSession, Catalog, Principal, datetime], Awaitable[Outcome]]
 
 #: Attempts of one submission that lost a race on a unique index (or SQLite's write lock).
 ATTEMPTS = 4
 MAX_KEY_LENGTH = 100
+_INSERT_KEY = insert(table_of(IdempotencyKey))
 
 
 def request_digest(operation: str, payload: Mapping[str, Any]) -> str:
@@ -48,8 +51,10 @@ class Submissions:
         sessions: async_sessionmaker[AsyncSession],
         broadcast: Broadcast | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        catalog: Catalog | None = None,
     ) -> None:
         self.sessions = sessions
+        self.catalog = catalog or Catalog(sessions)
         self.broadcast: Broadcast = broadcast or LocalBroadcast()
         self.clock = clock
 
@@ -88,7 +93,7 @@ class Submissions:
                 replay = await _replay(session, principal.token_id, key, digest)
                 if replay is not None:
                     return replay
-            outcome = await work(session, principal, now)
+            outcome = await work(session, self.catalog, principal, now)
             if not isinstance(outcome, Accepted):
                 await session.rollback()
                 if key is not None:
@@ -98,13 +103,14 @@ class Submissions:
                 return outcome
             if key is not None:
                 await session.execute(
-                    insert(IdempotencyKey).values(
-                        token_id=principal.token_id,
-                        key=key,
-                        request_sha256=digest,
-                        outcome=outcome.as_json(),
-                        created_at=now,
-                    )
+                    _INSERT_KEY,
+                    {
+                        "token_id": principal.token_id,
+                        "key": key,
+                        "request_sha256": digest,
+                        "outcome": outcome.as_json(),
+                        "created_at": now,
+                    },
                 )
             await session.commit()
             return outcome

@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import Region
@@ -141,14 +141,25 @@ def bearer_secret(authorization: str | None) -> str | None:
     return value.strip()
 
 
+_BY_PREFIX = select(
+    ApiToken.id,
+    ApiToken.name,
+    ApiToken.role,
+    ApiToken.region_code,
+    ApiToken.paslon,
+    ApiToken.secret_sha256,
+    ApiToken.revoked_at,
+).where(ApiToken.prefix == bindparam("prefix"))
+
+
 async def authenticate(session: AsyncSession, secret: str | None) -> Principal | str:
     """The principal behind a secret, or the reason it is refused (no token, unknown, revoked)."""
     if secret is None:
         return "a bearer token is required to write (Authorization: Bearer …)"
     prefix = _prefix_of(secret)
-    token = None if prefix is None else await session.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
-    if token is None or not hmac.compare_digest(token.secret_sha256, _digest(secret)):
+    token = None if prefix is None else (await session.execute(_BY_PREFIX, {"prefix": prefix})).one_or_none()
+    if token is None or prefix is None or not hmac.compare_digest(token.secret_sha256, _digest(secret)):
         return "unknown token"
     if token.revoked_at is not None:
         return "this token has been revoked"
-    return Principal(token.id, token.prefix, token.name, Role(token.role), token.region_code, token.paslon)
+    return Principal(token.id, prefix, token.name, Role(token.role), token.region_code, token.paslon)

@@ -14,13 +14,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit
 from api.entries import Checked, FieldError, RegionEntry, TpsEntry, check_region_entry, check_tps_entry
-from api.models import Paslon, Race, RaceRegion, Rollup, RollupVote, Source, Tally, TallyStatus, Tps
-from api.store import RaceInfo, TallyInput, VersionConflict, Written, record_region_tally, record_tps_tally, votes_of
+from api.models import RaceRegion, Rollup, RollupVote, Source, Tally, TallyStatus, Tps
+from api.read.catalog import Catalog, RaceRow
+from api.store import (
+    RaceInfo,
+    TallyInput,
+    VersionConflict,
+    Written,
+    current_tally,
+    record_region_tally,
+    record_tps_tally,
+    votes_of,
+)
 from api.tokens import Principal, Role
 from sirekap.codes import CodeError, Level, level_of
 
@@ -96,7 +106,7 @@ def _refusal(principal: Principal, source: Source, code: str) -> Refused | None:
 
 @dataclass(frozen=True)
 class _Race:
-    row: Race
+    row: RaceRow
     numbers: dict[int, int]  # ballot number -> paslon id
 
     @property
@@ -104,15 +114,13 @@ class _Race:
         return RaceInfo(self.row.id, self.row.region_code, frozenset(self.numbers.values()))
 
 
-async def _race(session: AsyncSession, slug: str | None, code: str) -> _Race | None:
+async def _race(catalog: Catalog, slug: str | None, code: str) -> _Race | None:
     """The race named by slug, else the newest race whose region covers the code (as the read side does)."""
-    query = select(Race).order_by(Race.voting_day.desc(), Race.id)
-    races = list(await session.scalars(query.where(Race.slug == slug) if slug is not None else query))
-    found = next((r for r in races if code.startswith(r.region_code)), None)
+    races = await catalog.races()
+    found = next((r for r in races if (slug is None or r.slug == slug) and code.startswith(r.region_code)), None)
     if found is None:
         return None
-    rows = await session.execute(select(Paslon.number, Paslon.id).where(Paslon.race_id == found.id))
-    return _Race(found, {number: paslon_id for number, paslon_id in rows})
+    return _Race(found, {p.number: p.id for p in await catalog.paslon(found.id)})
 
 
 def _no_race(slug: str | None, code: str) -> Rejected:
@@ -121,26 +129,11 @@ def _no_race(slug: str | None, code: str) -> Rejected:
     return Rejected([FieldError("race", f"no race covers {code}")])
 
 
-async def _current(session: AsyncSession, race_id: int, source: Source, subject: str, claimant: int) -> Tally | None:
-    return await session.scalar(
-        select(Tally)
-        .where(
-            Tally.race_id == race_id,
-            Tally.source == source,
-            Tally.subject_code == subject,
-            Tally.claimant == claimant,
-            Tally.is_current,
-        )
-        .with_for_update()
-    )
-
-
-async def _values(session: AsyncSession, tally: Tally | None, numbers: Mapping[int, int]) -> dict[str, Any] | None:
+def _values(tally: Tally | None, votes: Mapping[int, int], numbers: Mapping[int, int]) -> dict[str, Any] | None:
     """A tally version as the audit log shows it: votes by ballot number and every count."""
     if tally is None:
         return None
     by_id = {paslon_id: number for number, paslon_id in numbers.items()}
-    votes = (await votes_of(session, [tally.id]))[tally.id]
     return _snapshot(
         tally.version,
         {by_id[p]: v for p, v in votes.items()},
@@ -177,7 +170,7 @@ async def _write(
     now: datetime,
     tps_id: int | None = None,
 ) -> Outcome:
-    old = await _current(session, race.row.id, source, subject, claimant)
+    old, old_votes = await current_tally(session, race.row.id, source, subject, claimant)
     expected = corrects or 0
     if (old.version if old else 0) != expected:
         # Waiting for a lock on a version another writer has just replaced finds no current row at all: read again
@@ -191,7 +184,7 @@ async def _write(
             )
         )
         return Conflict(expected, current or 0)
-    old_values = await _values(session, old, race.numbers)
+    old_values = _values(old, old_votes, race.numbers)
     try:
         if tps_id is not None:
             written: Written = await record_tps_tally(
@@ -203,6 +196,7 @@ async def _write(
                 tally=tally,
                 received_at=now,
                 expected_version=expected,
+                current=(old, old_votes),
             )
         else:
             written = await record_region_tally(
@@ -214,6 +208,7 @@ async def _write(
                 received_at=now,
                 claimant=claimant,
                 expected_version=expected,
+                current=(old, old_votes),
             )
     except VersionConflict as conflict:
         return Conflict(conflict.expected, conflict.current)
@@ -257,7 +252,12 @@ def _check_code(field_name: str, code: str, levels: set[Level]) -> Rejected | No
     return None
 
 
-async def submit_tps_tally(session: AsyncSession, principal: Principal, entry: TpsEntry, now: datetime) -> Outcome:
+_TPS = select(Tps.id, Tps.registered_voters).where(Tps.race_id == bindparam("race_id"), Tps.code == bindparam("code"))
+
+
+async def submit_tps_tally(
+    session: AsyncSession, catalog: Catalog, principal: Principal, entry: TpsEntry, now: datetime
+) -> Outcome:
     """An operator's C.Hasil tally of one TPS: a first entry, or a correction of the version it names."""
     bad = _check_code("tps", entry.tps_code, {Level.TPS})
     if bad is not None:
@@ -265,10 +265,11 @@ async def submit_tps_tally(session: AsyncSession, principal: Principal, entry: T
     refused = _refusal(principal, Source.CHASIL, entry.tps_code)
     if refused is not None:
         return refused
-    race = await _race(session, entry.race, entry.tps_code)
+    race = await _race(catalog, entry.race, entry.tps_code)
     if race is None:
         return _no_race(entry.race, entry.tps_code)
-    tps = await session.scalar(select(Tps).where(Tps.race_id == race.row.id, Tps.code == entry.tps_code))
+    found = await session.execute(_TPS, {"race_id": race.row.id, "code": entry.tps_code})
+    tps = found.one_or_none()
     if tps is None:
         return Rejected([FieldError("tps", f"no TPS {entry.tps_code} in race {race.row.slug}")])
     checked = check_tps_entry(
@@ -305,7 +306,9 @@ async def submit_tps_tally(session: AsyncSession, principal: Principal, entry: T
     )
 
 
-async def record_claim(session: AsyncSession, principal: Principal, entry: RegionEntry, now: datetime) -> Outcome:
+async def record_claim(
+    session: AsyncSession, catalog: Catalog, principal: Principal, entry: RegionEntry, now: datetime
+) -> Outcome:
     """A posko claim for a region: the claiming paslon's numbers and the TPS it claims to cover."""
     bad = _check_code("region", entry.region_code, {Level.PROVINSI, Level.KABUPATEN, Level.KECAMATAN, Level.DESA})
     if bad is not None:
@@ -322,11 +325,11 @@ async def record_claim(session: AsyncSession, principal: Principal, entry: Regio
         return Rejected([FieldError("claimant", "name the paslon whose post makes the claim")])
     if entry.tps_claimed is None:
         return Rejected([FieldError("tpsClaimed", "say how many TPS the claim covers")])
-    return await _region_write(session, principal, entry, Source.POSKO, claimant, TallyStatus.CLAIM, now)
+    return await _region_write(session, catalog, principal, entry, Source.POSKO, claimant, TallyStatus.CLAIM, now)
 
 
 async def record_pleno(
-    session: AsyncSession, principal: Principal, entry: RegionEntry, source: Source, now: datetime
+    session: AsyncSession, catalog: Catalog, principal: Principal, entry: RegionEntry, source: Source, now: datetime
 ) -> Outcome:
     """A pleno result: D.Hasil Kecamatan (source PLENO_KECAMATAN) or D.Hasil Kabupaten/Kota (PLENO_KABUPATEN)."""
     level = Level.KECAMATAN if source is Source.PLENO_KECAMATAN else Level.KABUPATEN
@@ -336,11 +339,12 @@ async def record_pleno(
     refused = _refusal(principal, source, entry.region_code)
     if refused is not None:
         return refused
-    return await _region_write(session, principal, entry, source, 0, TallyStatus.OFFICIAL, now)
+    return await _region_write(session, catalog, principal, entry, source, 0, TallyStatus.OFFICIAL, now)
 
 
 async def _region_write(
     session: AsyncSession,
+    catalog: Catalog,
     principal: Principal,
     entry: RegionEntry,
     source: Source,
@@ -348,7 +352,7 @@ async def _region_write(
     status: TallyStatus,
     now: datetime,
 ) -> Outcome:
-    race = await _race(session, entry.race, entry.region_code)
+    race = await _race(catalog, entry.race, entry.region_code)
     if race is None:
         return _no_race(entry.race, entry.region_code)
     covered = await session.get(RaceRegion, (race.row.id, entry.region_code))

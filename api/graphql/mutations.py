@@ -215,7 +215,7 @@ def _tps_work(given: ChasilInput, corrects: int | None) -> Work | Rejected:
         note=given.note,
         race=given.race,
     )
-    return lambda session, principal, now: submit_tps_tally(session, principal, entry, now)
+    return lambda session, catalog, principal, now: submit_tps_tally(session, catalog, principal, entry, now)
 
 
 def _region_entry(given: RegionTallyInput) -> RegionEntry | Rejected:
@@ -242,7 +242,7 @@ def _pleno_work(given: RegionTallyInput, source: models.Source) -> Work | Reject
     entry = _region_entry(given)
     if isinstance(entry, Rejected):
         return entry
-    return lambda session, principal, now: record_pleno(session, principal, entry, source, now)
+    return lambda session, catalog, principal, now: record_pleno(session, catalog, principal, entry, source, now)
 
 
 @strawberry.type(description="Writes: C.Hasil entries, posko claims and pleno results. Send a bearer token.")
@@ -274,7 +274,7 @@ class Mutation:
         work: Work | Rejected = (
             entry
             if isinstance(entry, Rejected)
-            else (lambda session, principal, now: record_claim(session, principal, entry, now))
+            else (lambda session, catalog, principal, now: record_claim(session, catalog, principal, entry, now))
         )
         return await _submit(info, "record_posko_claim", input, work, idempotency_key)
 

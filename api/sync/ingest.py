@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import RaceRegion, Source, Tally, TallyVote, Tps
+from api.models import RaceRegion, Source, Tally, TallyVote, Tps, table_of
 from api.rollups import Numbers, Totals, delta
 from api.store import COMPARED_FIELDS, RaceInfo, StoreError, TallyInput, add_to_rollups, votes_of
 
@@ -110,7 +110,7 @@ async def record_tps_tallies(
         ids = superseded[start : start + _CHUNK]
         await session.execute(update(Tally).where(Tally.id.in_(ids)).values(is_current=False))
     rows = [_tally_row(race, source, t, old.get(t.tps_code), received_at) for t in changed]
-    tallies_table = _table(Tally)
+    tallies_table = table_of(Tally)
     result = await session.execute(
         insert(tallies_table).returning(tallies_table.c.id, sort_by_parameter_order=True), rows
     )
@@ -121,7 +121,7 @@ async def record_tps_tallies(
         for paslon, count in sorted(t.tally.votes.items())
     ]
     if votes:
-        await session.execute(insert(_table(TallyVote)), votes)
+        await session.execute(insert(table_of(TallyVote)), votes)
     await _move_rollups(session, race, source, changed, old, received_at)
     return [t.tps_code for t in changed]
 
@@ -167,7 +167,7 @@ async def _move_rollups(
             total.add(change)
             if ts is not None and (latest is None or ts > latest):
                 changes[code] = (total, ts)
-    await add_to_rollups(session, race.id, source, changes, now, _CHUNK)
+    await add_to_rollups(session, race.id, source, changes, now)
 
 
 async def _fill_registered_voters(session: AsyncSession, race: RaceInfo, items: Sequence[TpsTally]) -> None:
@@ -179,7 +179,7 @@ async def _fill_registered_voters(session: AsyncSession, race: RaceInfo, items: 
     filled = [t for t in items if known.get(t.tps_id) == 0 and t.registered_voters]
     if not filled:
         return
-    tps = _table(Tps)
+    tps = table_of(Tps)
     await session.execute(
         update(tps).where(tps.c.id == bindparam("tid")).values(registered_voters=bindparam("voters")),
         [{"tid": t.tps_id, "voters": t.registered_voters} for t in filled],
@@ -188,16 +188,10 @@ async def _fill_registered_voters(session: AsyncSession, race: RaceInfo, items: 
     for t in filled:
         for code in race.rollup_codes(t.tps_code):
             added[code] += t.registered_voters or 0
-    regions = _table(RaceRegion)
+    regions = table_of(RaceRegion)
     await session.execute(
         update(regions)
         .where(regions.c.race_id == race.id, regions.c.region_code == bindparam("code"))
         .values(registered_voters=regions.c.registered_voters + bindparam("added")),
         [{"code": code, "added": n} for code, n in sorted(added.items())],
     )
-
-
-def _table(model: type[Any]) -> Table:
-    """The Core table of a model: executemany through Core skips the ORM's per-row bookkeeping."""
-    table: Table = model.__table__
-    return table
