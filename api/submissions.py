@@ -68,7 +68,7 @@ class Submissions:
     ) -> Outcome:
         if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY_LENGTH:
             return Rejected([FieldError("idempotencyKey", f"must be 1 to {MAX_KEY_LENGTH} characters")])
-        digest = request_digest(operation, payload)
+        digest = request_digest(operation, payload) if idempotency_key is not None else ""
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 outcome = await self._attempt(secret, digest, work, idempotency_key)

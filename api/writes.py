@@ -29,6 +29,7 @@ from api.store import (
     current_tally,
     record_region_tally,
     record_tps_tally,
+    unchanged,
     votes_of,
 )
 from api.tokens import Principal, Role
@@ -184,7 +185,25 @@ async def _write(
             )
         )
         return Conflict(expected, current or 0)
-    old_values = _values(old, old_votes, race.numbers)
+    changed = old is None or not unchanged(old, old_votes, tally)
+    if changed:
+        # The audit entry goes first: the rollups, last, lock rows that every write shares (the kabupaten's), so
+        # they are held for as short a time as possible.
+        counts = {name: getattr(tally, name) for name in _COUNTED}
+        await audit.record(
+            session,
+            at=now,
+            actor=principal.label,
+            action=("correct_" if old else "submit_") + source.value,
+            token_id=principal.token_id,
+            race_id=race.row.id,
+            source=source.value,
+            subject_code=subject,
+            claimant=claimant or None,
+            version=expected + 1,
+            old=_values(old, old_votes, race.numbers),
+            new=_snapshot(expected + 1, votes_by_number, counts, [dict(f) for f in tally.findings]),
+        )
     try:
         if tps_id is not None:
             written: Written = await record_tps_tally(
@@ -212,23 +231,7 @@ async def _write(
             )
     except VersionConflict as conflict:
         return Conflict(conflict.expected, conflict.current)
-    counts = {name: getattr(tally, name) for name in _COUNTED}
-    new_values = _snapshot(written.version, votes_by_number, counts, [dict(f) for f in tally.findings])
-    if written.changed:
-        await audit.record(
-            session,
-            at=now,
-            actor=principal.label,
-            action=("correct_" if old else "submit_") + source.value,
-            token_id=principal.token_id,
-            race_id=race.row.id,
-            source=source.value,
-            subject_code=subject,
-            claimant=claimant or None,
-            version=written.version,
-            old=old_values,
-            new=new_values,
-        )
+    assert written.changed == changed
     return Accepted(
         race=race.row.slug,
         race_id=race.row.id,

@@ -185,7 +185,9 @@ async def _submit(
         return _answer(work)
     request = info.context.request
     secret = bearer_secret(request.headers.get("authorization"))
-    outcome = await _submissions(info).submit(secret, operation, _plain(given), work, key)
+    # What was asked matters only to recognise a retry: without a key, it is not even serialised.
+    payload = _plain(given) if key is not None else {}
+    outcome = await _submissions(info).submit(secret, operation, payload, work, key)
     response = info.context.response
     if response is not None:
         response.headers[WORKER_HEADER] = str(os.getpid())
