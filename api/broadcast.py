@@ -44,8 +44,11 @@ class Change:
         return cls(**json.loads(raw))
 
     def concerns(self, race_id: int, region_code: str) -> bool:
-        """Whether the change moves a result of this region: it lies in the region (or is the region)."""
-        return self.race_id == race_id and self.subject_code.startswith(region_code)
+        """Whether the change may move a result of this region: it lies in the region (or is the region), or the
+        region lies in it (a sync pass announces whole kecamatan, so their desa hear it too)."""
+        return self.race_id == race_id and (
+            self.subject_code.startswith(region_code) or region_code.startswith(self.subject_code)
+        )
 
 
 class Broadcast(Protocol):

@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.broadcast import Broadcast, Change, LocalBroadcast
 from api.entries import FieldError
 from api.models import table_of
+from api.outcomes import Accepted, Outcome, Refused, Rejected
 from api.read.catalog import Catalog
 from api.tokens import Principal, authenticate
 from api.write_models import IdempotencyKey
-from api.writes import Accepted, Outcome, Refused, Rejected
 
 log = logging.getLogger(__name__)
 

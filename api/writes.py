@@ -10,7 +10,7 @@ other unseen.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit
 from api.entries import Checked, FieldError, RegionEntry, TpsEntry, check_region_entry, check_tps_entry
-from api.models import RaceRegion, Rollup, RollupVote, Source, Tally, TallyStatus, Tps
+from api.models import RaceRegion, Source, Tally, TallyStatus, Tps
+from api.outcomes import Accepted, Conflict, Outcome, Refused, Rejected
+from api.pleno_findings import pleno_against_chasil, pleno_against_kecamatan
 from api.read.catalog import Catalog, RaceRow
 from api.store import (
     RaceInfo,
@@ -30,57 +32,9 @@ from api.store import (
     record_region_tally,
     record_tps_tally,
     unchanged,
-    votes_of,
 )
 from api.tokens import Principal, Role
 from sirekap.codes import CodeError, Level, level_of
-
-
-@dataclass(frozen=True)
-class Accepted:
-    race: str
-    race_id: int
-    source: Source
-    subject_code: str
-    claimant: int
-    version: int
-    #: False when the numbers equal the current version's: nothing new was written.
-    changed: bool
-    findings: list[dict[str, Any]] = field(default_factory=list)
-    #: True when answered from an earlier submission with the same idempotency key.
-    replayed: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        return {**self.__dict__, "source": self.source.value}
-
-    @classmethod
-    def from_json(cls, stored: Mapping[str, Any]) -> Accepted:
-        return cls(**{**stored, "source": Source(stored["source"]), "replayed": True})
-
-
-@dataclass(frozen=True)
-class Rejected:
-    reasons: list[FieldError]
-
-
-@dataclass(frozen=True)
-class Conflict:
-    expected: int
-    current: int
-
-    @property
-    def message(self) -> str:
-        if self.expected == 0:
-            return f"already entered: the current version is {self.current}; to change it, correct that version"
-        return f"version {self.expected} is no longer current; the current version is {self.current}"
-
-
-@dataclass(frozen=True)
-class Refused:
-    message: str
-
-
-Outcome = Accepted | Rejected | Conflict | Refused
 
 #: Who may write each source.
 WRITERS = {
@@ -368,9 +322,9 @@ async def _region_write(
         return Rejected(checked.reasons)
     findings = list(checked.findings)
     if source is Source.PLENO_KECAMATAN:
-        findings += await _pleno_against_chasil(session, race, entry, covered.tps_total)
+        findings += await pleno_against_chasil(session, race.row.id, race.numbers, entry, covered.tps_total)
     elif source is Source.PLENO_KABUPATEN:
-        findings += await _pleno_against_kecamatan(session, race, entry)
+        findings += await pleno_against_kecamatan(session, race.row.id, race.numbers, entry)
     tally = TallyInput(
         votes={race.numbers[n]: v for n, v in entry.votes.items()},
         valid=entry.derived_valid,
@@ -395,78 +349,3 @@ async def _region_write(
         corrects=entry.corrects_version,
         now=now,
     )
-
-
-def _differences(pleno: Mapping[int, int], other: Mapping[int, int]) -> str:
-    return ", ".join(
-        f"paslon {n}: {pleno.get(n, 0)} vs {other.get(n, 0)} ({pleno.get(n, 0) - other.get(n, 0):+d})"
-        for n in sorted(set(pleno) | set(other))
-        if pleno.get(n, 0) != other.get(n, 0)
-    )
-
-
-async def _pleno_against_chasil(
-    session: AsyncSession, race: _Race, entry: RegionEntry, tps_total: int
-) -> list[dict[str, Any]]:
-    """The pleno is authoritative; where every TPS's C.Hasil is in and they sum to other numbers, say so."""
-    rollup = await session.get(Rollup, (race.row.id, Source.CHASIL.value, entry.region_code))
-    if rollup is None or rollup.tps_in < tps_total:
-        return []
-    by_id = {paslon_id: number for number, paslon_id in race.numbers.items()}
-    rows = await session.execute(
-        select(RollupVote.paslon_id, RollupVote.votes).where(
-            RollupVote.race_id == race.row.id,
-            RollupVote.source == Source.CHASIL,
-            RollupVote.region_code == entry.region_code,
-        )
-    )
-    summed = {by_id[paslon_id]: votes for paslon_id, votes in rows}
-    differences = _differences(entry.votes, summed)
-    if not differences:
-        return []
-    return [
-        {
-            "check": "pleno_vs_chasil",
-            "kind": "invalid",
-            "message": f"the pleno differs from the sum of the {rollup.tps_in} TPS C.Hasil entries: {differences}",
-        }
-    ]
-
-
-async def _pleno_against_kecamatan(session: AsyncSession, race: _Race, entry: RegionEntry) -> list[dict[str, Any]]:
-    """Where every kecamatan pleno below is done and they sum to other numbers than the kabupaten pleno, say so."""
-    kecamatan = list(
-        await session.scalars(
-            select(RaceRegion.region_code).where(
-                RaceRegion.race_id == race.row.id, RaceRegion.region_code.startswith(entry.region_code)
-            )
-        )
-    )
-    expected = {code for code in kecamatan if len(code) == 6}
-    done = list(
-        await session.scalars(
-            select(Tally).where(
-                Tally.race_id == race.row.id,
-                Tally.source == Source.PLENO_KECAMATAN,
-                Tally.is_current,
-                Tally.subject_code.startswith(entry.region_code),
-            )
-        )
-    )
-    if not expected or {t.subject_code for t in done} != expected:
-        return []
-    by_id = {paslon_id: number for number, paslon_id in race.numbers.items()}
-    summed: dict[int, int] = {}
-    for votes in (await votes_of(session, [t.id for t in done])).values():
-        for paslon_id, count in votes.items():
-            summed[by_id[paslon_id]] = summed.get(by_id[paslon_id], 0) + count
-    differences = _differences(entry.votes, summed)
-    if not differences:
-        return []
-    return [
-        {
-            "check": "pleno_vs_kecamatan",
-            "kind": "invalid",
-            "message": f"the pleno differs from the sum of the {len(done)} kecamatan plenos: {differences}",
-        }
-    ]

@@ -1,7 +1,8 @@
 """`pantau demo`: the whole stack locally on SQLite, as real processes, stopped with Ctrl-C.
 
 It loads Belu 2020, then starts the Sirekap simulator replaying election night (accelerated), the API syncing from
-it, and the monitor probing it, and prints where to look.
+it, and the monitor probing it, and prints where to look, with an operator token for Kota Atambua to try a C.Hasil
+entry with.
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ from datetime import UTC, datetime
 
 import httpx
 
+from api.db import create_engine, sessionmaker
 from api.loader import load_dataset
 from api.settings import Settings
+from api.tokens import Role, create_token
+
+#: The kecamatan the demo's operator token may write in (Kota Atambua), and a TPS in it.
+DEMO_KECAMATAN = "530412"
+DEMO_TPS = "5304121003001"
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,7 @@ def run(argv: list[str]) -> int:
     settings = Settings.from_env(os.environ)
     result = asyncio.run(load_dataset(settings.database_url, "belu-2020", now=datetime.now(UTC)))
     print(f"database {settings.database_url}: {result.slug} {'loaded' if result.created else 'already loaded'}")
+    token = asyncio.run(_operator_token(settings.database_url))
 
     sirekap = f"http://127.0.0.1:{args.sim_port}"
     env = {
@@ -91,7 +99,13 @@ def run(argv: list[str]) -> int:
             f"  API metrics     http://127.0.0.1:{args.api_port}/metrics\n"
             f"  status page     http://127.0.0.1:{args.monitor_port}/\n"
             f"  monitor metrics http://127.0.0.1:{args.monitor_port}/metrics\n"
-            f"  Sirekap (sim)   {sirekap}/pilkada/hhcw/pkwkk/53/5304.json\n",
+            f"  Sirekap (sim)   {sirekap}/pilkada/hhcw/pkwkk/53/5304.json\n"
+            f"\nAn operator token for kecamatan {DEMO_KECAMATAN} (Kota Atambua), for this local database only:\n"
+            f"  {token}\n"
+            "Enter a C.Hasil tally in GraphiQL (header Authorization: Bearer <token>):\n"
+            f'  mutation {{ submitChasil(input: {{tps: "{DEMO_TPS}", votes: [{{paslon: 1, votes: 137}}, '
+            "{paslon: 2, votes: 151}], valid: 288, invalid: 3, total: 291}) "
+            "{ __typename ... on WriteAccepted { version } ... on WriteRejected { reasons { field message } } } }\n",
             flush=True,
         )
         while all(p.poll() is None for p in processes):
@@ -106,6 +120,24 @@ def run(argv: list[str]) -> int:
             p.terminate()
         for p in processes:
             p.wait(timeout=15)
+
+
+async def _operator_token(database_url: str) -> str:
+    """A new operator token for the demo kecamatan (one per run; `pantau token revoke` ends it)."""
+    engine = create_engine(database_url)
+    try:
+        async with sessionmaker(engine).begin() as session:
+            _, secret = await create_token(
+                session,
+                role=Role.OPERATOR,
+                name="demo operator",
+                region_code=DEMO_KECAMATAN,
+                paslon=None,
+                now=datetime.now(UTC),
+            )
+    finally:
+        await engine.dispose()
+    return secret
 
 
 def _wait_healthy(part: Part, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:

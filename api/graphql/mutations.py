@@ -23,10 +23,11 @@ from api.graphql.context import Info
 from api.graphql.errors import PublicError
 from api.graphql.query import Query
 from api.graphql.types import Finding, Source
+from api.outcomes import Accepted, Conflict, Outcome, Refused, Rejected
 from api.submissions import Submissions, Work
 from api.tokens import Role, bearer_secret
 from api.write_models import ApiToken
-from api.writes import Accepted, Conflict, Outcome, Refused, Rejected, record_claim, record_pleno, submit_tps_tally
+from api.writes import record_claim, record_pleno, submit_tps_tally
 
 #: The response header naming the API process that applied a write (several workers share one port).
 WORKER_HEADER = "Pantau-Worker"

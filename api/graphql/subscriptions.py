@@ -21,13 +21,15 @@ from api.graphql.types import Region, Source
 from sirekap.codes import CodeError, Level, level_of
 
 
-@strawberry.type(description="A write changed results in or below the subscribed region.")
+@strawberry.type(description="A write or a sync pass changed results in or below the subscribed region.")
 class ResultsChanged:
     race: str = strawberry.field(description="The race's slug.")
     source: Source = strawberry.field(description="The source written.")  # type: ignore[valid-type]
-    subject_code: str = strawberry.field(description="The TPS or region whose numbers changed.")
+    subject_code: str = strawberry.field(
+        description="The TPS or region whose numbers changed (for a sync pass: a kecamatan where TPS moved)."
+    )
     claimant: int | None = strawberry.field(description="Claims: the claiming paslon's ballot number.")
-    version: int = strawberry.field(description="The version now current.")
+    version: int = strawberry.field(description="The version now current (0 for a sync pass: many TPS at once).")
     at: datetime = strawberry.field(description="When the write was applied, UTC.")
     region: Region = strawberry.field(description="The subscribed region, read after the write.")
 

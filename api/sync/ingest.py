@@ -19,8 +19,9 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import RaceRegion, Source, Tally, TallyVote, Tps, table_of
+from api.rollup_writes import add_to_rollups
 from api.rollups import Numbers, Totals, delta
-from api.store import COMPARED_FIELDS, RaceInfo, StoreError, TallyInput, add_to_rollups, votes_of
+from api.store import COMPARED_FIELDS, RaceInfo, StoreError, TallyInput, votes_of
 
 _CHUNK = 500
 

@@ -31,6 +31,8 @@ from prometheus_client.registry import CollectorRegistry
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.broadcast import Broadcast, Change
+from api.models import Race, Source
 from api.settings import Settings
 from api.sync.bootstrap import BootstrapFailed, bootstrap_race, find_race
 from api.sync.fetcher import Fetcher, FetchPolicy, create_client
@@ -90,8 +92,10 @@ class SyncService:
         sleep: Sleep = asyncio.sleep,
         client: httpx.AsyncClient | None = None,
         rng: random.Random | None = None,
+        broadcast: Broadcast | None = None,
     ) -> None:
         self.config = config
+        self.broadcast = broadcast
         self.sessions = sessions
         self.stats = stats or SyncStats()
         self.clock = clock
@@ -135,7 +139,22 @@ class SyncService:
                 await self._record(race_id, target, result, started)
             except (SQLAlchemyError, OSError):
                 log.exception("sync of %s: could not record the pass", target)
+            await self._announce(race_id, result)
         return result
+
+    async def _announce(self, race_id: int, result: PassResult) -> None:
+        """Tell subscribers which kecamatan moved: one change per kecamatan per pass, however many TPS."""
+        if self.broadcast is None or not result.changed_kecamatan:
+            return
+        try:
+            async with self.sessions() as session:
+                slug = (await session.get_one(Race, race_id)).slug
+            at = self.clock().isoformat()
+            for code in sorted(result.changed_kecamatan):
+                await self.broadcast.publish(Change(race_id, slug, Source.SIREKAP.value, code, 0, 0, at))
+        except Exception:
+            # The pass is committed; subscribers missing an announcement must not fail the sync.
+            log.exception("sync: could not announce the changes of race %d", race_id)
 
     async def _bootstrapped(self, target: RaceTarget) -> int:
         async with self.sessions() as session:
@@ -242,12 +261,13 @@ async def start_background_sync(
     sessions: async_sessionmaker[AsyncSession],
     registry: CollectorRegistry,
     clock: Clock = utc_now,
+    broadcast: Broadcast | None = None,
 ) -> SyncService | None:
     """Start following the configured races in the background; None (and nothing started) when
     `PANTAU_SIREKAP_URL` or `PANTAU_SYNC_RACES` is unset. The sync metrics go to `registry`."""
     if not settings.sirekap_url or not settings.sync_races:
         return None
-    service = SyncService(SyncConfig.from_settings(settings), sessions, clock=clock)
+    service = SyncService(SyncConfig.from_settings(settings), sessions, clock=clock, broadcast=broadcast)
     register_sync_metrics(registry, service.stats, clock)
     service.start()
     return service
@@ -256,8 +276,10 @@ async def start_background_sync(
 @asynccontextmanager
 async def background_sync(state: Any) -> AsyncIterator[None]:
     """For `create_app(settings, background=[background_sync])`: the sync runs while the app does. Reads
-    `state.settings`, `state.sessions` and `state.registry`."""
-    service = await start_background_sync(state.settings, state.sessions, state.registry)
+    `state.settings`, `state.sessions`, `state.registry` and, to announce what each pass changed, `state.broadcast`."""
+    service = await start_background_sync(
+        state.settings, state.sessions, state.registry, broadcast=getattr(state, "broadcast", None)
+    )
     try:
         yield
     finally:

@@ -31,7 +31,7 @@ from api.sync.pool import bounded_map
 from api.sync.state import RegionState, Rejection, region_states, save_region_states
 from api.sync.writer import Writer
 from sirekap.checks import check_tps
-from sirekap.codes import Level, level_of
+from sirekap.codes import LENGTHS, Level, level_of
 from sirekap.documents import DocumentError, RegionFile, TpsFile, parse_region_file, parse_tps_file
 
 Outcome = Literal["success", "partial", "failure"]
@@ -77,6 +77,8 @@ class PassResult:
     tps_in: int | None = None
     tps_total: int | None = None
     tps_written: int = 0
+    #: Kecamatan with a TPS written this pass: what the pass announces to subscribers.
+    changed_kecamatan: set[str] = field(default_factory=set)
     rejections: list[Rejection] = field(default_factory=list)
     failures: Counter[str] = field(default_factory=Counter)
     rebootstrap: bool = False
@@ -246,6 +248,7 @@ class SyncPass:
             written = await self.writer.submit(job)
             self.stats.documents["changed"] += len(written)
             self.result.tps_written += len(written)
+            self.result.changed_kecamatan.update(tps[: LENGTHS[Level.KECAMATAN]] for tps in written)
             if complete:
                 self.states[code] = done
                 self.synced[code] = done.fingerprint
