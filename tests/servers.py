@@ -1,15 +1,20 @@
-"""Serving an ASGI app over real HTTP on loopback, in a background thread, for integration tests."""
+"""Serving the API over real HTTP on loopback: an ASGI app in a background thread (integration tests), or `pantau api`
+as a process of its own (end-to-end tests)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -56,3 +61,38 @@ async def serving_here(app: Any) -> AsyncIterator[str]:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=15)
         sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def api_process(env: dict[str, str], *args: str) -> Iterator[str]:
+    """`python -m api` with these environment variables (over the test's own) and arguments; yields its base URL
+    once /healthz answers, and stops it on exit."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api", "--port", str(port), *args],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the API did not start"
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

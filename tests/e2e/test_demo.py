@@ -13,7 +13,7 @@ from typing import IO
 
 import httpx
 
-from tests.e2e.test_api_workers import free_port
+from tests.servers import free_port
 
 REGION = '{ region(code: "5304") { status results(source: SIREKAP) { coverage { reported expected } } } }'
 

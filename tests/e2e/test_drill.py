@@ -25,8 +25,8 @@ import pytest
 import yaml
 
 from tests.databases import PostgresDatabases, SqliteDatabases
-from tests.e2e.test_api_workers import free_port
 from tests.e2e.test_monitor_page import process
+from tests.servers import free_port
 
 ROOT = Path(__file__).parents[2]
 PROMETHEUS, ALERTMANAGER = shutil.which("prometheus"), shutil.which("prometheus-alertmanager")

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_api_workers import free_port
+from tests.servers import free_port
 
 CHROMIUM = shutil.which("chromium")
 

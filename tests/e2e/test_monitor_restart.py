@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.test_api_workers import free_port
 from tests.e2e.test_monitor_page import poll, process
+from tests.servers import free_port
 
 INTERVAL, TIMEOUT = 0.2, 1.0
 GAP = 3.0

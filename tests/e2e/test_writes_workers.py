@@ -13,8 +13,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -22,38 +20,11 @@ import pytest
 import websockets
 
 from sirekap.belu import belu_2020
-from tests.e2e.test_api_workers import free_port
 from tests.integration.test_writes_http import SUBMIT, tps_input
+from tests.servers import api_process
 
 SUBSCRIPTION = """subscription { resultsChanged(region: "5304") { source subjectCode version
   region { results(source: CHASIL) { coverage { reported } } } } }"""
-
-
-@contextmanager
-def api_process(env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api", "--port", str(port), "--workers", "2"],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def admin_token(database_url: str) -> str:
@@ -119,5 +90,5 @@ def test_a_subscriber_on_one_worker_hears_writes_on_the_other(belu_database_url:
     elif backend == "sqlite":
         pytest.skip("SQLite cannot notify other processes: several workers on SQLite need Redis")
     token = admin_token(belu_database_url)
-    with api_process(env) as base:
+    with api_process(env, "--workers", "2") as base:
         asyncio.run(hear_writes_from_both_workers(base, token))

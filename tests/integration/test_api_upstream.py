@@ -14,8 +14,7 @@ from monitor.app import create_app as create_monitor
 from monitor.settings import Settings as MonitorSettings
 from monitor.settings import Target, race_file_url
 from sirekap.sim.testing import running_simulator
-from tests.e2e.test_api_workers import free_port
-from tests.servers import serving_here
+from tests.servers import free_port, serving_here
 
 QUERY = (
     "{ upstream { targets { target state reason headline sinceLocal } incidents { reason startedLocal endedLocal } } }"
