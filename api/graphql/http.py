@@ -66,7 +66,8 @@ class CachedGet:
     The ETag hashes the query with the data version, so a matching If-None-Match is answered 304 and a repeated
     query is answered from memory, both without executing, until the data changes. The data version itself is
     read at most once per `version_seconds` (well inside the max-age that clients may cache anyway). A hit is
-    sent straight from prepared headers: on election night this is the path most requests take.
+    sent straight from prepared headers: on election night this is the path most requests take. A request with an
+    Authorization header is passed through uncached and its answer marked private.
     """
 
     def __init__(
@@ -112,6 +113,10 @@ class CachedGet:
             return
         if self.route is not None:
             scope["route"] = self.route
+        if any(name == b"authorization" for name, _ in scope["headers"]):
+            # The answer may depend on who asks (the audit log does): never cached, here or on the way.
+            await self.app(scope, receive, _private(send))
+            return
         version = await self._data_version()
         answer = self.answers.get(query_string)
         if answer is not None and answer.version == version:
@@ -153,6 +158,15 @@ class CachedGet:
             self.answers[query_string] = _Answer(version, etag, kept, data)
             while len(self.answers) > self.entries:
                 self.answers.popitem(last=False)
+
+
+def _private(send: Send) -> Send:
+    async def sent(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            MutableHeaders(scope=message)["cache-control"] = "private, no-store"
+        await send(message)
+
+    return sent
 
 
 def _matches(scope: Scope, etag: bytes) -> bool:

@@ -405,6 +405,19 @@ async def test_concurrent_first_entries_let_exactly_one_win(api: WriteApi) -> No
 # --- audit ---------------------------------------------------------------------------------------------------------
 
 
+async def test_an_admin_answer_by_get_is_never_served_to_anyone_else(api: WriteApi) -> None:
+    await api.write(SUBMIT, tps_input(), "operator")
+    params = {"query": AUDIT, "variables": json.dumps({"region": "530412"})}
+    admin = {"Authorization": f"Bearer {api.tokens['admin']}"}
+    for _ in range(2):  # the second time, a cache would answer
+        answer = await api.client.get("/graphql", params=params, headers=admin)
+        assert answer.status_code == 200 and len(answer.json()["data"]["auditLog"]) == 1, answer.text
+        assert "etag" not in answer.headers and "public" not in answer.headers.get("cache-control", "")
+    anonymous = await api.client.get("/graphql", params=params)
+    assert "auditLog" not in anonymous.text or anonymous.json()["data"] is None, anonymous.text
+    assert anonymous.json()["errors"][0]["message"].startswith("a bearer token is required")
+
+
 async def test_the_audit_log_shows_who_what_when_and_the_old_and_new_values(api: WriteApi) -> None:
     await api.write(SUBMIT, tps_input(), "operator")
     corrected = tps_input(invalid=tps_input()["invalid"] + 1, total=tps_input()["total"] + 1, correctsVersion=1)
