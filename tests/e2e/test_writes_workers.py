@@ -62,7 +62,9 @@ async def hear_writes_from_both_workers(base: str, token: str) -> None:
             while len(set(applied.values())) < 2 or not set(applied) <= heard:
                 assert time.monotonic() < deadline, f"applied by {applied}, heard {sorted(heard)}"
                 if len(set(applied.values())) < 2:
-                    code = next(forms).code
+                    form = next(forms, None)
+                    assert form is not None, f"all {len(applied)} writes went to one worker: {set(applied.values())}"
+                    code = form.code
                     # a new connection each time, so the two workers take turns accepting
                     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
                         answer = await client.post(
@@ -73,6 +75,8 @@ async def hear_writes_from_both_workers(base: str, token: str) -> None:
                     result: dict[str, Any] = answer.json()["data"]["w"]
                     assert result["__typename"] == "WriteAccepted", result
                     applied[code] = answer.headers["Pantau-Worker"]
+                    # paced, so a second worker still starting up has the time to take its share
+                    await asyncio.sleep(0.05)
                 else:
                     await asyncio.sleep(0.05)
         finally:
