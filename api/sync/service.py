@@ -133,13 +133,15 @@ class SyncService:
             stats.failures["database"] += 1
             result = PassResult("failure", "database", str(error)[:500])
         duration = time.monotonic() - start
+        if race_id is not None:
+            # Subscribers hear of a pass before it counts as done: a pass seen in the metrics has been announced.
+            await self._announce(race_id, result)
         self._account(target, stats, result, duration)
         if race_id is not None:
             try:
                 await self._record(race_id, target, result, started)
             except (SQLAlchemyError, OSError):
                 log.exception("sync of %s: could not record the pass", target)
-            await self._announce(race_id, result)
         return result
 
     async def _announce(self, race_id: int, result: PassResult) -> None:
