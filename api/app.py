@@ -75,7 +75,7 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
     async def healthz(request: Request) -> Response:
         async with sessions() as session:
             await session.connection()
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", "now": settings.clock.now().isoformat()})
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
@@ -94,7 +94,7 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
     app.state.sessions = sessions
     app.state.registry = registry
     app.state.broadcast = broadcast
-    app.state.submissions = Submissions(sessions, broadcast, catalog=catalog)
+    app.state.submissions = Submissions(sessions, broadcast, clock=settings.clock.now, catalog=catalog)
     return app
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sirekap.checks import COUNT_LIMIT, Finding, check_tally
@@ -85,6 +85,8 @@ class RegionEntry:
     claimant: int | None = None
     #: When the pleno read the result or the post published the claim.
     as_of: datetime | None = None
+    #: The day, when only the day is known (then `as_of` is None).
+    as_of_date: date | None = None
     matches_paper_form: bool = False
     corrects_version: int | None = None
     note: str | None = None
@@ -190,6 +192,10 @@ def check_region_entry(entry: RegionEntry, *, paslon: Collection[int], tps_total
     errors = hard_errors(entry.counts(), entry.votes, paslon, entry.corrects_version, limit=None)
     if entry.tps_claimed is not None and not errors and entry.tps_claimed > tps_total:
         errors.append(FieldError("tpsClaimed", f"the region has {tps_total} TPS, not {entry.tps_claimed}"))
+    if entry.as_of is not None and entry.as_of.tzinfo is None:
+        errors.append(FieldError("asOf", "needs its UTC offset, e.g. 2020-12-10T00:30:00+08:00"))
+    if entry.as_of is not None and entry.as_of_date is not None:
+        errors.append(FieldError("asOfDate", "give asOf when the time is known, asOfDate when only the day is"))
     if errors:
         return Checked(errors, [])
     found = contradictions(

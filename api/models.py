@@ -94,7 +94,8 @@ TPS_SOURCES = frozenset({Source.SIREKAP, Source.CHASIL})
 class TallyStatus(enum.StrEnum):
     PROVISIONAL = "provisional"
     CLAIM = "claim"
-    OFFICIAL = "official"
+    RECAP = "recap"  # a pleno below the race's own level: a step of the tiered recap, not the race's result
+    OFFICIAL = "official"  # the pleno at the race's own level
 
 
 def _enum(kind: type[enum.StrEnum]) -> String:
@@ -221,6 +222,8 @@ class Tally(Base):
     voters_total: Mapped[int | None] = mapped_column(Integer)
     tps_claimed: Mapped[int | None] = mapped_column(Integer)
     source_ts: Mapped[datetime | None]
+    #: The source's day, for a fact known only by its day (a claim "on 10 Dec"): never an invented hour.
+    source_date: Mapped[date | None]
     received_at: Mapped[datetime]
     findings: Mapped[list[Any]] = mapped_column(JSON, default=list)
     finding_count: Mapped[int] = mapped_column(Integer, default=0)

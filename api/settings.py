@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sirekap.clock import Clock
+
 DEFAULT_DATABASE_URL = "sqlite:///pantau.db"
 
 
@@ -34,6 +36,8 @@ class Settings:
     cache_max_age: int = 5
     #: How long a read of the data version (behind ETags) is reused, seconds.
     cache_version_seconds: float = 1.0
+    #: "Now" for writes, the audit log and the sync: the wall clock, or a drill's (`PANTAU_CLOCK_*`).
+    clock: Clock = field(default_factory=Clock)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -58,4 +62,5 @@ class Settings:
             rate_limit_per_minute=int(environ.get("PANTAU_RATE_LIMIT", "3000")),
             cache_max_age=int(environ.get("PANTAU_CACHE_MAX_AGE", "5")),
             cache_version_seconds=float(environ.get("PANTAU_CACHE_VERSION_SECONDS", "1")),
+            clock=Clock.from_env(environ),
         )

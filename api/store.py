@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -101,6 +101,7 @@ class TallyInput:
     voters_total: int | None = None
     tps_claimed: int | None = None
     source_ts: datetime | None = None
+    source_date: date | None = None  # for a fact known only by its day (then source_ts is None)
     status: TallyStatus = TallyStatus.PROVISIONAL
     findings: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
     entered_by: str | None = None
@@ -227,6 +228,7 @@ def unchanged(old: Tally, old_votes: Mapping[int, int], new: TallyInput) -> bool
         and all(getattr(old, name) == getattr(new, name) for name in COMPARED_FIELDS)
         and list(old.findings) == [dict(f) for f in new.findings]
         and old.status == new.status
+        and old.source_date == new.source_date
     )
 
 
@@ -268,6 +270,7 @@ async def _write(
         "status": tally.status,
         **{name: getattr(tally, name) for name in COMPARED_FIELDS},
         "source_ts": tally.source_ts,
+        "source_date": tally.source_date,
         "received_at": received_at,
         "findings": [dict(f) for f in tally.findings],
         "finding_count": len(tally.findings),

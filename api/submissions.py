@@ -136,7 +136,7 @@ class Submissions:
             return await authenticate(session, secret)
 
 
-async def _replay(session: AsyncSession, token_id: int, key: str, digest: str) -> Accepted | Rejected | None:
+async def _replay(session: AsyncSession, token_id: int | None, key: str, digest: str) -> Accepted | Rejected | None:
     """The stored outcome of an earlier submission with this key, or None if there was none."""
     stored = await session.get(IdempotencyKey, (token_id, key), populate_existing=True)
     if stored is None:

@@ -44,7 +44,7 @@ class TokenError(ValueError):
 class Principal:
     """Who is writing: an unrevoked token's identity, role and scope."""
 
-    token_id: int
+    token_id: int | None  # None: a command of the machine's own operator (`pantau load`), not a token
     prefix: str
     name: str
     role: Role
@@ -57,6 +57,8 @@ class Principal:
 
     @property
     def label(self) -> str:
+        if self.token_id is None:
+            return self.name
         return f"{self.name} ({self.role}, token {self.prefix})"
 
 

@@ -13,7 +13,7 @@ import argparse
 import asyncio
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 
 from api import audit
 from api.db import create_engine, sessionmaker
@@ -42,7 +42,7 @@ def run(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     settings = Settings.from_env(os.environ)
     try:
-        return asyncio.run(_run(settings.database_url, args, datetime.now(UTC)))
+        return asyncio.run(_run(settings.database_url, args, settings.clock.now()))
     except TokenError as error:
         print(f"pantau token {args.action}: {error}", file=sys.stderr)
         return 1

@@ -23,6 +23,7 @@ from api.models import RaceRegion, Source, Tally, TallyStatus, Tps
 from api.outcomes import Accepted, Conflict, Outcome, Refused, Rejected
 from api.pleno_findings import pleno_against_chasil, pleno_against_kecamatan
 from api.read.catalog import Catalog, RaceRow
+from api.standings import pleno_status
 from api.store import (
     RaceInfo,
     TallyInput,
@@ -288,7 +289,9 @@ async def record_claim(
 async def record_pleno(
     session: AsyncSession, catalog: Catalog, principal: Principal, entry: RegionEntry, source: Source, now: datetime
 ) -> Outcome:
-    """A pleno result: D.Hasil Kecamatan (source PLENO_KECAMATAN) or D.Hasil Kabupaten/Kota (PLENO_KABUPATEN)."""
+    """A pleno result: D.Hasil Kecamatan (source PLENO_KECAMATAN) or D.Hasil Kabupaten/Kota (PLENO_KABUPATEN).
+
+    Official only at the race's own level (see `api.standings`); a pleno below it is a step of the recap."""
     level = Level.KECAMATAN if source is Source.PLENO_KECAMATAN else Level.KABUPATEN
     bad = _check_code(level.value, entry.region_code, {level})
     if bad is not None:
@@ -296,7 +299,7 @@ async def record_pleno(
     refused = _refusal(principal, source, entry.region_code)
     if refused is not None:
         return refused
-    return await _region_write(session, catalog, principal, entry, source, 0, TallyStatus.OFFICIAL, now)
+    return await _region_write(session, catalog, principal, entry, source, 0, None, now)
 
 
 async def _region_write(
@@ -306,9 +309,10 @@ async def _region_write(
     entry: RegionEntry,
     source: Source,
     claimant: int,
-    status: TallyStatus,
+    status: TallyStatus | None,
     now: datetime,
 ) -> Outcome:
+    """A region-level write; `status` None for a pleno, whose status follows from the race's kind."""
     race = await _race(catalog, entry.race, entry.region_code)
     if race is None:
         return _no_race(entry.race, entry.region_code)
@@ -331,8 +335,9 @@ async def _region_write(
         invalid=entry.invalid,
         total=entry.derived_total,
         tps_claimed=entry.tps_claimed,
-        source_ts=entry.as_of or now,
-        status=status,
+        source_ts=entry.as_of or (None if entry.as_of_date else now),
+        source_date=entry.as_of_date,
+        status=status or pleno_status(race.row.kind, source),
         findings=findings,
         entered_by=principal.label[:64],
         note=entry.note,

@@ -169,7 +169,7 @@ def main() -> int:
 
 
 async def _databases(ns: argparse.Namespace, workdir: Path, tps: int) -> dict[str, str]:
-    from api.loader import load_dataset
+    from api.dataset.loader import load_dataset
 
     if ns.quick:
         urls = {"belu": f"sqlite:///{workdir}/belu.db", "national": f"sqlite:///{workdir}/national.db"}
@@ -186,7 +186,7 @@ async def _databases(ns: argparse.Namespace, workdir: Path, tps: int) -> dict[st
         base = ns.admin_url.rsplit("/", 1)[0]
         urls = {"belu": f"{base}/pantau_bench_belu", "national": f"{base}/pantau_bench_national"}
     started = time.perf_counter()
-    await load_dataset(urls["belu"], "belu-2020", now=time_now())
+    await load_dataset(urls["belu"], "belu-2020", until=time_now())  # the race with every claim and pleno
     await _sirekap_for_belu(urls["belu"])
     await fill(urls["national"], tps)
     print(f"(data ready in {time.perf_counter() - started:.0f} s)")

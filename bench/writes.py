@@ -126,8 +126,8 @@ async def _prepare(admin_url: str) -> tuple[str, str]:
 
     import asyncpg
 
+    from api.dataset.loader import load_dataset
     from api.db import create_engine, sessionmaker
-    from api.loader import load_dataset
     from api.tokens import Role, create_token
 
     conn = await asyncpg.connect(admin_url)
@@ -137,7 +137,7 @@ async def _prepare(admin_url: str) -> tuple[str, str]:
     finally:
         await conn.close()
     url = f"{admin_url.rsplit('/', 1)[0]}/{DATABASE}"
-    await load_dataset(url, "belu-2020", now=datetime.now(UTC))
+    await load_dataset(url, "belu-2020")
     engine = create_engine(url)
     try:
         async with sessionmaker(engine).begin() as session:

@@ -17,13 +17,14 @@ from starlette.routing import Route
 
 from monitor import page, views
 from monitor.metrics import MonitorCollector
-from monitor.runner import Clock, Monitor, utc_now
+from monitor.runner import Monitor
 from monitor.settings import Settings
 from monitor.store import Store
 from observability.http_metrics import HttpMetrics
+from sirekap.clock import Clock
 
 
-def create_app(settings: Settings, *, clock: Clock = utc_now, run_loop: bool = True) -> Starlette:
+def create_app(settings: Settings, *, clock: Clock | None = None, run_loop: bool = True) -> Starlette:
     """The monitor app. With `run_loop=False` nothing probes by itself: tests call `app.state.monitor.probe_all()`."""
     store = Store(settings.database_url)
     # One client, so one connection pool, per target: a hanging target never holds up the others, and a probe never
@@ -40,6 +41,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, run_loop: bool = T
     monitor = Monitor(settings, store, clients, clock=clock, registry=registry)
     registry.register(MonitorCollector(monitor))
     zone = settings.display_zone
+    clock = monitor.clock
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -57,7 +59,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, run_loop: bool = T
             await store.close()
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "targets": len(monitor.views)})
+        return JSONResponse({"status": "ok", "targets": len(monitor.views), "now": clock.now().isoformat()})
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
@@ -83,9 +85,9 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, run_loop: bool = T
         return JSONResponse({"incidents": records})
 
     async def home(request: Request) -> Response:
-        now = clock()
+        now = clock.now()
         week = now - timedelta(days=7)
-        times = await store.probe_times(week - settings.vouch, now + timedelta(microseconds=1))
+        times = await store.probe_times(week - monitor.vouch, now + timedelta(microseconds=1))
         targets = [
             page.TargetPage(
                 view,
@@ -95,7 +97,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, run_loop: bool = T
             )
             for name, view in monitor.views.items()
         ]
-        html = page.render(targets, now, zone, vouch=settings.vouch, maintenance=settings.maintenance_spans)
+        html = page.render(targets, now, zone, vouch=monitor.vouch, maintenance=settings.maintenance_spans)
         return HTMLResponse(html)
 
     app = Starlette(

@@ -1,10 +1,15 @@
 """Incident windows and availability, pure: probe results in, windows and ratios out; time is passed in.
 
 An incident opens after `failures_to_open` consecutive failing probes, its start back-dated to the first of them,
-and closes after `successes_to_close` consecutive good probes, its end at the first good one. Time the monitor did
-not observe (it was not running) is unknown: it counts neither as up nor as down, and shows as lost coverage.
-A probe vouches for the time until the next one, `vouch` at most; a streak of failing or good probes does not reach
-across a longer gap, so a failure seen before the monitor stopped never back-dates an incident over time nobody saw.
+and closes after `successes_to_close` consecutive good probes, its end at the first good one.
+
+Streaks are counted in probe rounds, not in seconds, so they hold however fast a drill's clock runs: a streak goes on
+from one round to the next of the same run of the monitor, and a missing round (the monitor was not running, or a
+round could not be stored) breaks it. A failure seen before the monitor stopped therefore never back-dates an
+incident over time nobody saw; an incident already open stays open across the gap.
+
+Time the monitor did not observe is unknown: it counts neither as up nor as down, and shows as lost coverage. For
+availability a probe vouches for the time until the next one, `vouch` at most.
 """
 
 from __future__ import annotations
@@ -32,8 +37,19 @@ class Incident:
 
 
 @dataclass(frozen=True)
+class Round:
+    """One probe round: its number within one run of the monitor (a run starts when the monitor starts)."""
+
+    run: str
+    number: int
+
+    def follows(self, previous: Round | None) -> bool:
+        return previous is not None and previous.run == self.run and previous.number + 1 == self.number
+
+
+@dataclass(frozen=True)
 class TargetState:
-    """Per-target memory between probes, persisted so a restart carries on."""
+    """Per-target memory between probes, persisted so a restart carries on (the round is not: a restart is a gap)."""
 
     failures: int = 0
     first_failure: ProbeResult | None = None
@@ -41,6 +57,7 @@ class TargetState:
     first_success_at: datetime | None = None
     incident: Incident | None = None
     last_probe_at: datetime | None = None
+    round: Round | None = None
 
 
 @dataclass(frozen=True)
@@ -53,15 +70,16 @@ class Transition:
 def step(
     state: TargetState,
     result: ProbeResult,
+    round_: Round,
     *,
     failures_to_open: int,
     successes_to_close: int,
-    vouch: timedelta | None = None,
 ) -> Transition:
-    """Apply one probe result to a target's state. With `vouch`, a longer gap since the last probe breaks streaks."""
-    if vouch is not None and state.last_probe_at is not None and result.at - state.last_probe_at > vouch:
+    """Apply the result of one round's probe to a target's state; a round that does not follow the last breaks
+    the streaks."""
+    if not round_.follows(state.round):
         state = replace(state, failures=0, first_failure=None, successes=0, first_success_at=None)
-    state = replace(state, last_probe_at=result.at)
+    state = replace(state, last_probe_at=result.at, round=round_)
     if not result.ok:
         first = state.first_failure or result
         failing = replace(state, failures=state.failures + 1, first_failure=first, successes=0, first_success_at=None)
@@ -76,7 +94,7 @@ def step(
     first_success = recovering.first_success_at or result.at
     if successes >= successes_to_close:
         closed = replace(recovering.incident, ended_at=first_success)
-        return Transition(TargetState(last_probe_at=result.at), closed=closed)
+        return Transition(TargetState(last_probe_at=result.at, round=round_), closed=closed)
     return Transition(replace(recovering, successes=successes, first_success_at=first_success))
 
 

@@ -5,36 +5,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from prometheus_client import CollectorRegistry, Histogram
 
-from monitor.incidents import Availability, Incident, TargetState, availability, step
+from monitor.incidents import Availability, Incident, Round, TargetState, availability, step
 from monitor.probe import Freshness, ProbeResult, Reason, Thresholds, next_freshness, probe
 from monitor.settings import Settings, Target
 from monitor.store import Store
+from sirekap.clock import Clock
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
-#: Availability reads the stored probes, so it is recomputed at most this often, not after every round.
+#: Availability reads the stored probes, so it is recomputed at most this often (clock time), not after every round.
 AVAILABILITY_EVERY = timedelta(seconds=30)
 #: Old probes are deleted this often (see Settings.retention_days).
 PRUNE_EVERY = timedelta(hours=1)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def drill_clock(start: datetime, speed: float, monotonic: Callable[[], float] = time.monotonic) -> Clock:
-    """A clock that starts at `start` and runs `speed` times faster than real time."""
-    origin = monotonic()
-    return lambda: start.astimezone(UTC) + timedelta(seconds=(monotonic() - origin) * speed)
 
 
 @dataclass
@@ -60,13 +51,18 @@ class Monitor:
         store: Store,
         clients: Mapping[str, httpx.AsyncClient],
         *,
-        clock: Clock = utc_now,
+        clock: Clock | None = None,
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clients = clients  # one per target, by name
-        self.clock = clock
+        self.clock = clock or Clock()
+        #: How long one probe vouches for, in clock time.
+        self.vouch = settings.vouch(self.clock.speed)
+        #: This run of the monitor, and its round count: streaks go on only from one round to the next of a run.
+        self.run_id = uuid.uuid4().hex[:12]
+        self.rounds = 0
         self.views = {t.name: TargetView(t) for t in settings.targets}
         self.thresholds = Thresholds(
             timedelta(seconds=settings.stale_after_seconds),
@@ -98,10 +94,12 @@ class Monitor:
         for incident in await self.store.incidents():
             if incident.target in self.views:
                 self.views[incident.target].incidents_total += 1
-        await self.refresh_availability(self.clock())
+        await self.refresh_availability(self.clock.now())
 
     async def probe_all(self) -> list[ProbeResult]:
-        now = self.clock()
+        self.rounds += 1
+        round_ = Round(self.run_id, self.rounds)
+        now = self.clock.now()
         results = await asyncio.gather(
             *(
                 probe(self.clients[name], v.target, now=now, thresholds=self.thresholds, previous=v.freshness)
@@ -114,9 +112,9 @@ class Monitor:
             transition = step(
                 view.state,
                 result,
+                round_,
                 failures_to_open=self.settings.failures_to_open,
                 successes_to_close=self.settings.successes_to_close,
-                vouch=self.settings.vouch,
             )
             view.freshness = next_freshness(view.freshness, result)
             transitions.append((result, transition.state, view.freshness, transition.opened, transition.closed))
@@ -149,7 +147,7 @@ class Monitor:
 
     async def refresh_availability(self, now: datetime) -> None:
         """Availability over each window, from the stored probes: a restart loses nothing but the time it was off."""
-        vouch, widest = self.settings.vouch, max(WINDOWS.values())
+        vouch, widest = self.vouch, max(WINDOWS.values())
         times = await self.store.probe_times(now - widest - vouch, now + timedelta(microseconds=1))
         incidents: dict[str, list[Incident]] = {name: [] for name in self.views}
         for incident in await self.store.incidents(start=now - widest, end=now):
@@ -163,14 +161,16 @@ class Monitor:
                 )
 
     async def run(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        """Probe every interval, on a fixed cadence: a slow round shortens the wait, never shifts the schedule."""
+        """Probe every interval (clock time), on a fixed cadence: a slow round shortens the wait, never shifts the
+        schedule."""
+        interval = self.clock.real_seconds(self.settings.interval_seconds)
         while True:
             started = time.monotonic()
             try:
                 await self.probe_all()
             except Exception:  # a broken store must not stop the probing for good
                 log.exception("probe round failed")
-            await sleep(max(0.0, self.settings.interval_seconds - (time.monotonic() - started)))
+            await sleep(max(0.0, interval - (time.monotonic() - started)))
 
     def open_incidents(self) -> list[Incident]:
         return [v.state.incident for v in self.views.values() if v.state.incident is not None]

@@ -80,14 +80,11 @@ class Settings:
     maintenance: tuple[Maintenance | DailyMaintenance, ...] = ()
     #: Probes older than this are deleted (incidents are kept); the page and availability read the last 7 days at most.
     retention_days: float = 8.0
-    #: A drill clock: the monitor's time starts here and runs `clock_speed` times faster (as `pantau sim` does).
-    clock_start: datetime | None = None
-    clock_speed: float = 1.0
 
-    @property
-    def vouch(self) -> timedelta:
-        """How long one probe vouches for: two intervals, plus a round that waited for a hanging target."""
-        return timedelta(seconds=2 * self.interval_seconds + self.timeout_seconds)
+    def vouch(self, speed: float = 1.0) -> timedelta:
+        """How long one probe vouches for, in clock time: two intervals, plus a round that waited for a hanging
+        target (the timeout is real time, so it counts `speed` times over on a drill clock)."""
+        return timedelta(seconds=2 * self.interval_seconds + self.timeout_seconds * speed)
 
     def maintenance_spans(self, start: datetime, end: datetime) -> list[Span]:
         return [span for window in self.maintenance for span in window.spans(start, end)]
@@ -120,8 +117,6 @@ class Settings:
             display_zone=display,
             maintenance=read("PANTAU_MAINTENANCE", "", lambda value: maintenance_from(value, display)),
             retention_days=read("PANTAU_PROBE_RETENTION_DAYS", "8", _positive(float)),
-            clock_start=read("PANTAU_CLOCK_START", "", lambda value: _local(value, display)),
-            clock_speed=read("PANTAU_CLOCK_SPEED", "1", _positive(float)),
         )
 
 
@@ -189,10 +184,3 @@ def maintenance_from(value: str, zone: ZoneInfo) -> tuple[Maintenance | DailyMai
             raise ValueError(f"{part.strip()!r} ends before it starts")
         windows.append(window)
     return tuple(windows)
-
-
-def _local(value: str, zone: ZoneInfo) -> datetime | None:
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)

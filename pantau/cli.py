@@ -5,7 +5,8 @@ pantau monitor [--port 8001]      the monitor sidecar
 pantau sim --scenario NAME        the Sirekap simulator (port 8002)
 pantau sync [--follow]            sync the configured races from Sirekap
 pantau db upgrade|downgrade       run the database migrations
-pantau load NAME                  load a dataset (belu-2020)
+pantau load NAME [--until T]      load a race (belu-2020), and its results known by T
+pantau replay NAME --api URL      play a race's results through the write API at their times
 pantau token create|list|revoke   write tokens and their roles
 pantau demo                       the whole stack locally, on SQLite
 """
@@ -18,7 +19,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from api.settings import Settings
 
@@ -29,6 +30,7 @@ DELEGATED = {
     "sim": "sirekap.sim.cli",
     "sync": "api.sync.cli",
     "demo": "pantau.demo",
+    "replay": "pantau.replay",
     "token": "api.tokens_cli",
 }
 
@@ -62,8 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     down = db_sub.add_parser("downgrade", help="migrate down to --revision (default: empty)")
     down.add_argument("--revision", default="base")
     down.set_defaults(handler=_db_downgrade)
-    load = sub.add_parser("load", help="load a dataset: belu-2020")
+    load = sub.add_parser(
+        "load",
+        help="load a race as it stood before its night (belu-2020); with --until, also its results known by then",
+    )
     load.add_argument("name")
+    load.add_argument(
+        "--until",
+        help="record the claims and plenos known by this moment, ISO 8601 (without an offset: the race's local time)",
+    )
     load.set_defaults(handler=_load)
     return parser
 
@@ -89,20 +98,40 @@ def _db_downgrade(ns: argparse.Namespace) -> int:
 
 
 def _load(ns: argparse.Namespace) -> int:
-    from api.loader import DATASETS, LoadError, load_dataset
+    from zoneinfo import ZoneInfo
+
+    from api.dataset.loader import DATASETS, LoadError, load_dataset
 
     if ns.name not in DATASETS:
         print(f"unknown dataset {ns.name!r}; known: {', '.join(sorted(DATASETS))}", file=sys.stderr)
         return 2
+    zone = ZoneInfo(DATASETS[ns.name]().time_zone)
+    until = None
+    if ns.until:
+        try:
+            until = datetime.fromisoformat(ns.until)
+        except ValueError:
+            print(f"pantau load: --until {ns.until!r} is not an ISO 8601 time", file=sys.stderr)
+            return 2
+        until = until if until.tzinfo else until.replace(tzinfo=zone)
     try:
-        result = asyncio.run(load_dataset(_settings().database_url, ns.name, now=datetime.now(UTC)))
+        result = asyncio.run(load_dataset(_settings().database_url, ns.name, until=until))
     except LoadError as error:
-        print(f"pantau load {ns.name}: {error}; nothing was loaded", file=sys.stderr)
+        print(f"pantau load {ns.name}: {error}; nothing more was loaded", file=sys.stderr)
         return 1
     if result.created:
-        print(f"loaded {result.slug}: {result.tps} TPS, {result.regions} new regions, {result.tallies} tallies")
+        print(f"loaded {result.slug}: {result.tps} TPS, {result.regions} new regions, no results yet")
     else:
-        print(f"{result.slug} is already loaded; nothing to do")
+        print(f"{result.slug} is already loaded")
+    if until is not None:
+        local = until.astimezone(zone)
+        print(
+            f"results known by {local:%Y-%m-%d %H:%M} {local.tzname()}: {len(result.recorded)} recorded now, "
+            f"{len(result.already)} recorded before"
+        )
+        for event in result.recorded:
+            at = event.at.astimezone(zone)
+            print(f"  {at:%Y-%m-%d %H:%M} {at.tzname()}  {event.what}")
     return 0
 
 

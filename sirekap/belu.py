@@ -21,6 +21,9 @@ from typing import Any
 from sirekap.codes import Level
 
 SYNTHETIC_NOTE = "SYNTHETIC: per-TPS registered voters and counts are allocated, not published figures"
+#: The days of the PPK (kecamatan) plenos: "PPK (kecamatan) plenos begin, through 14 Dec" (the data's timeline). The
+#: day of each kecamatan's pleno is not published.
+PLENO_KECAMATAN_DAYS = (date(2020, 12, 12), date(2020, 12, 14))
 
 
 @dataclass(frozen=True)

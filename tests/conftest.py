@@ -45,8 +45,14 @@ def database_url(backend: str, database_servers: dict[str, SqliteDatabases | Pos
 
 @pytest.fixture
 def belu_database_url(backend: str, database_servers: dict[str, SqliteDatabases | PostgresDatabases]) -> str:
-    """A migrated database with the Belu 2020 fixture loaded."""
+    """A migrated database with the Belu 2020 race and every claim and pleno of its night (no TPS numbers)."""
     return database_servers[backend].create("belu")
+
+
+@pytest.fixture
+def belu_race_database_url(backend: str, database_servers: dict[str, SqliteDatabases | PostgresDatabases]) -> str:
+    """A migrated database with the Belu 2020 race as it stood before its night: no results at all."""
+    return database_servers[backend].create("belu-race")
 
 
 @pytest.fixture

@@ -17,40 +17,35 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from api.db import create_engine, sessionmaker
-from api.loader import DATASETS, load_race
+from api.dataset.loader import load_dataset
 from api.migrate import upgrade
 
 PG_URL_VARIABLE = "PANTAU_TEST_DATABASE_URL"
-LOADED_AT = datetime(2020, 12, 16, 12, 0, tzinfo=UTC)
+#: After the last event of the Belu night (the KPU pleno of 16 Dec 18:00 WITA).
+AFTER_THE_NIGHT = datetime(2020, 12, 31, tzinfo=UTC)
 
 
 def backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get(PG_URL_VARIABLE) else ["sqlite"]
 
 
-async def _load_belu(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        async with sessionmaker(engine).begin() as session:
-            await load_race(session, DATASETS["belu-2020"](), now=LOADED_AT)
-    finally:
-        await engine.dispose()
-
-
 async def _migrate(url: str) -> None:
     await upgrade(url)
 
 
-async def _migrate_and_load(url: str) -> None:
-    await upgrade(url)
-    await _load_belu(url)
+async def _belu_race(url: str) -> None:
+    await load_dataset(url, "belu-2020")
+
+
+async def _belu_night(url: str) -> None:
+    await load_dataset(url, "belu-2020", until=AFTER_THE_NIGHT)
 
 
 TEMPLATES: dict[str, Callable[[str], Awaitable[None]] | None] = {
     "empty": None,
     "schema": _migrate,
-    "belu": _migrate_and_load,
+    "belu-race": _belu_race,  # the race as it stood before its night: no results
+    "belu": _belu_night,  # the race with every claim and pleno of its night recorded at its time
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -76,7 +76,11 @@ class RegionTallyInput:
         default=None, description="Claims: the claiming paslon's ballot number (an observer's token names its own)."
     )
     as_of: datetime | None = strawberry.field(
-        default=None, description="When the pleno read it or the post published it; default: now."
+        default=None,
+        description="When the pleno read it or the post published it, with its UTC offset; default: now.",
+    )
+    as_of_date: date | None = strawberry.field(
+        default=None, description="The day it was read or published, when only the day is known (instead of asOf)."
     )
     matches_paper_form: bool = _PAPER
     note: str | None = strawberry.field(default=None, description="Where the numbers were read or published.")
@@ -234,6 +238,7 @@ def _region_entry(given: RegionTallyInput) -> RegionEntry | Rejected:
         tps_claimed=given.tps_claimed,
         claimant=given.claimant,
         as_of=given.as_of,
+        as_of_date=given.as_of_date,
         matches_paper_form=given.matches_paper_form,
         corrects_version=given.corrects_version,
         note=given.note,

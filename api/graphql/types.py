@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated
@@ -11,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import strawberry
 
-from api import models
+from api import models, standings
 from api.graphql.context import Info
 from api.read import results as read
 from api.read.catalog import PaslonRow, RaceRow, RegionRow
@@ -19,18 +18,14 @@ from sirekap.codes import Level, level_of
 
 Source = strawberry.enum(models.Source, description="Where numbers come from; sources are never mixed silently.")
 ResultStatus = strawberry.enum(
-    models.TallyStatus, description="PROVISIONAL counts, a CLAIM by one paslon's post, or the OFFICIAL pleno result."
+    models.TallyStatus,
+    description="PROVISIONAL counts, a CLAIM by one paslon's post, a RECAP step (a pleno below the race's own "
+    "level), or the OFFICIAL result (the pleno at the race's own level).",
 )
 RegionLevel = strawberry.enum(Level, description="A level of the region tree.")
-
-
-@strawberry.enum(description="Where a region stands on the way to its official result.")
-class RegionStatus(enum.Enum):
-    WAITING = "waiting"
-    PARTIAL = "partial"
-    COUNT_COMPLETE = "count_complete"
-    PLENO_KECAMATAN_DONE = "pleno_kecamatan_done"
-    OFFICIAL = "official"
+RegionStatus = strawberry.enum(
+    standings.RegionStatus, description="Where a region stands on the way to its official result."
+)
 
 
 @strawberry.type(description="A moment, in UTC and in the race's local time zone.")
@@ -97,32 +92,26 @@ class Result:
     total: int | None = strawberry.field(description="All ballots cast.")
     coverage: Coverage = strawberry.field(description="How complete this source is for the region.")
     as_of: Timestamp | None = strawberry.field(description="The source's own time for these numbers.")
+    as_of_date: date | None = strawberry.field(
+        description="The source's day, when only the day is known (asOf is then null)."
+    )
     received_at: Timestamp | None = strawberry.field(description="When Pantau received them.")
     leader: Paslon | None = strawberry.field(description="The pair with the most votes; null on a tie or no votes.")
     margin: int | None = strawberry.field(description="Votes between the leader and the runner-up.")
     claimant: Paslon | None = strawberry.field(description="For a posko claim: the pair whose post made it.")
     note: str | None = strawberry.field(description="Where the numbers were read or published.")
     findings: list[Finding] = strawberry.field(description="Failed consistency checks on these numbers.")
-    is_official: bool = strawberry.field(description="True only for a pleno result covering the whole region.")
+    is_official: bool = strawberry.field(description="True only for the pleno at the race's own level.")
     is_claim: bool = strawberry.field(description="True for a campaign post's claim: never a result.")
 
     @classmethod
     def of(cls, r: read.SourceResult, paslon: Sequence[PaslonRow | models.Paslon], time_zone: str) -> Result:
-        counted = sum(r.votes.values())
         ordered = sorted(paslon, key=lambda p: p.number)
-        votes = [
-            PaslonVotes(
-                paslon=Paslon.of(p),
-                votes=r.votes.get(p.id, 0),
-                share=(r.votes.get(p.id, 0) / counted) if counted else None,
-            )
-            for p in ordered
-        ]
-        ranked = sorted(votes, key=lambda v: v.votes, reverse=True)
-        leader = margin = None
-        if ranked and ranked[0].votes > 0:
-            margin = ranked[0].votes - (ranked[1].votes if len(ranked) > 1 else 0)
-            leader = ranked[0].paslon if margin > 0 else None
+        by_number = {p.number: r.votes.get(p.id, 0) for p in ordered}
+        share = standings.shares(by_number)
+        votes = [PaslonVotes(paslon=Paslon.of(p), votes=by_number[p.number], share=share[p.number]) for p in ordered]
+        lead = standings.lead(by_number)
+        leader = next((v.paslon for v in votes if v.paslon.number == lead.leader), None)
         claimant = next((p for p in paslon if p.number == r.claimant), None) if r.claimant else None
         return cls(
             source=r.source,
@@ -139,14 +128,19 @@ class Result:
             ),
             as_of=Timestamp.of(r.as_of, time_zone),
             received_at=Timestamp.of(r.received_at, time_zone),
+            as_of_date=r.as_of_date,
             leader=leader,
-            margin=margin,
+            margin=lead.margin,
             claimant=Paslon.of(claimant) if claimant else None,
             note=r.note,
             findings=Finding.many(r.findings),
             is_official=r.status is models.TallyStatus.OFFICIAL and r.source is not models.Source.POSKO,
             is_claim=r.source is models.Source.POSKO,
         )
+
+    @property
+    def standing(self) -> standings.Standing:
+        return standings.Standing(self.source, self.status, self.coverage.reported, self.coverage.expected)
 
     def votes_of(self, number: int) -> int:
         return next((v.votes for v in self.votes if v.paslon.number == number), 0)
@@ -156,7 +150,9 @@ class Result:
 class Difference:
     source: Source = strawberry.field(description="The compared source.")  # type: ignore[valid-type]
     claimant: Paslon | None = strawberry.field(description="For a claim: whose claim.")
-    reference: Source = strawberry.field(description="The reference: the official pleno, else Sirekap.")  # type: ignore[valid-type]
+    reference: Source = strawberry.field(  # type: ignore[valid-type]
+        description="The reference: the official result, else the kecamatan plenos once all are in, else Sirekap."
+    )
     paslon: Paslon = strawberry.field(description="The pair.")
     difference: int = strawberry.field(description="Source's votes minus the reference's.")
 
@@ -170,9 +166,9 @@ class Comparison:
 
 
 def compare(results: list[Result], claims: list[Result]) -> Comparison:
-    official = next((r for r in results if r.is_official and r.source is not models.Source.PLENO_KECAMATAN), None)
-    official = official or next((r for r in results if r.is_official), None)
-    reference = official or next((r for r in results if r.source is models.Source.SIREKAP), None)
+    official = next((r for r in results if r.is_official), None)
+    chosen = standings.reference([r.standing for r in results])
+    reference = next((r for r in results if chosen is not None and r.source is chosen.source), None)
     differences = []
     if reference is not None:
         for other in [*results, *claims]:
@@ -279,28 +275,14 @@ class Region:
         return [RegionResult(region=c, result=r) for c, r in zip(children, found, strict=True)]
 
     @strawberry.field(description="Where the region stands: waiting, partial, count complete, plenos done, official.")
-    async def status(self, info: Info) -> RegionStatus:
+    async def status(self, info: Info) -> RegionStatus:  # type: ignore[valid-type]
         found = await asyncio.gather(*(self.results(info, s) for s in REGION_SOURCES))
-        results = {r.source: r for r in found if r is not None}
-        for source in (models.Source.PLENO_KABUPATEN, models.Source.PLENO_KECAMATAN):
-            if source in results and results[source].is_official:
-                return (
-                    RegionStatus.OFFICIAL
-                    if source is models.Source.PLENO_KABUPATEN
-                    else RegionStatus.PLENO_KECAMATAN_DONE
-                )
-        if level_of(self.code) is Level.DESA:
-            kecamatan = await info.context.loaders.result.load(
-                (self.race_id, models.Source.PLENO_KECAMATAN, self.code[:6])
-            )
-            if kecamatan is not None:
-                return RegionStatus.PLENO_KECAMATAN_DONE
-        counted = [results[s].coverage for s in (models.Source.SIREKAP, models.Source.CHASIL) if s in results]
-        best = max((c.reported for c in counted), default=0)
-        expected = max((c.expected for c in counted), default=0)
-        if expected and best >= expected:
-            return RegionStatus.COUNT_COMPLETE
-        return RegionStatus.PARTIAL if best else RegionStatus.WAITING
+        level = level_of(self.code)
+        kecamatan_pleno_in = False
+        if level is Level.DESA:
+            key = (self.race_id, models.Source.PLENO_KECAMATAN, self.code[:6])
+            kecamatan_pleno_in = await info.context.loaders.result.load(key) is not None
+        return standings.region_status(level, [r.standing for r in found if r is not None], kecamatan_pleno_in)
 
 
 @strawberry.type(description="A child region and its result for the requested source.")

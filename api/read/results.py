@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select
@@ -41,6 +41,7 @@ class SourceResult:
     note: str | None = None
     findings: list[dict[str, str]] = field(default_factory=list)
     version: int | None = None
+    as_of_date: date | None = None  # the source's day, when only the day is known
 
 
 def _rollup_statement() -> Select[Any]:
@@ -123,6 +124,7 @@ class RegionTally:
     total: int | None
     tps_claimed: int | None
     source_ts: datetime | None
+    source_date: date | None
     received_at: datetime
     note: str | None
     findings: list[dict[str, str]]
@@ -155,6 +157,7 @@ async def current_region_tallies(
             Tally.total,
             Tally.tps_claimed,
             Tally.source_ts,
+            Tally.source_date,
             Tally.received_at,
             Tally.note,
             Tally.findings,
@@ -196,6 +199,7 @@ def _from_tally(tally: RegionTally, unit: str, source: Source, expected: int = 1
         note=tally.note,
         findings=list(tally.findings),
         version=tally.version,
+        as_of_date=tally.source_date,
     )
 
 
@@ -239,8 +243,8 @@ async def pleno_results(
 ) -> dict[str, SourceResult]:
     """A pleno's result per region: the pleno itself at its own level, the sum of those done below it above that.
 
-    Above its level, coverage counts plenos done out of the regions of that level (e.g. 3 of 12 kecamatan).
-    Below its level there is no such result.
+    Above its level, coverage counts plenos done out of the regions of that level (e.g. 3 of 12 kecamatan), and the
+    sum is a step of the recap, never an official result however complete. Below its level there is no such result.
     """
     level = PLENO_LEVEL[source]
     length = LENGTHS[level]
@@ -277,7 +281,7 @@ def _sum_plenos(code: str, source: Source, unit: str, parts: list[RegionTally], 
     return SourceResult(
         source=source,
         region_code=code,
-        status=TallyStatus.OFFICIAL if parts and len(parts) == expected else TallyStatus.PROVISIONAL,
+        status=TallyStatus.RECAP,
         votes=dict(votes),
         valid=total("valid"),
         invalid=total("invalid"),

@@ -264,12 +264,13 @@ async def start_background_sync(
     registry: CollectorRegistry,
     clock: Clock = utc_now,
     broadcast: Broadcast | None = None,
+    sleep: Sleep = asyncio.sleep,
 ) -> SyncService | None:
     """Start following the configured races in the background; None (and nothing started) when
     `PANTAU_SIREKAP_URL` or `PANTAU_SYNC_RACES` is unset. The sync metrics go to `registry`."""
     if not settings.sirekap_url or not settings.sync_races:
         return None
-    service = SyncService(SyncConfig.from_settings(settings), sessions, clock=clock, broadcast=broadcast)
+    service = SyncService(SyncConfig.from_settings(settings), sessions, clock=clock, sleep=sleep, broadcast=broadcast)
     register_sync_metrics(registry, service.stats, clock)
     service.start()
     return service
@@ -279,8 +280,14 @@ async def start_background_sync(
 async def background_sync(state: Any) -> AsyncIterator[None]:
     """For `create_app(settings, background=[background_sync])`: the sync runs while the app does. Reads
     `state.settings`, `state.sessions`, `state.registry` and, to announce what each pass changed, `state.broadcast`."""
+    settings: Settings = state.settings
     service = await start_background_sync(
-        state.settings, state.sessions, state.registry, broadcast=getattr(state, "broadcast", None)
+        settings,
+        state.sessions,
+        state.registry,
+        clock=settings.clock.now,
+        sleep=lambda seconds: asyncio.sleep(settings.clock.real_seconds(seconds)),
+        broadcast=getattr(state, "broadcast", None),
     )
     try:
         yield

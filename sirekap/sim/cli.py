@@ -4,6 +4,9 @@
     pantau sim --scenario national --tps 823236 --seed 2024
     pantau sim --scenario belu-2020 --fault denied@/pilkada/hhcw,status=200 --fault slow,delay_s=2
 
+Without --start and --speed the simulator keeps the drill clock of PANTAU_CLOCK_START, PANTAU_CLOCK_SPEED and
+PANTAU_CLOCK_EPOCH when they are set (see `sirekap/clock.py`), so it agrees with the API and the monitor of the drill.
+
 Data on --port (8002), the admin API on --admin-port (default: port + 1); see `sirekap/sim/admin.py`.
 """
 
@@ -12,8 +15,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 from datetime import datetime
 
+from sirekap.clock import Clock, ClockError
 from sirekap.sim.belu_timeline import WITA
 from sirekap.sim.faults import FaultKind
 from sirekap.sim.server import Listeners
@@ -28,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="pantau sim", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--scenario", required=True, choices=SCENARIOS)
-    parser.add_argument("--speed", type=float, default=1.0, help="scenario seconds per real second; 0 pauses")
+    parser.add_argument(
+        "--speed", type=float, help="scenario seconds per real second; 0 pauses (default: the drill clock's, else 1)"
+    )
     parser.add_argument(
         "--start",
         type=datetime.fromisoformat,
@@ -51,14 +58,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str]) -> int:
-    ns = _parser().parse_args(argv)
+    parser = _parser()
+    ns = parser.parse_args(argv)
     if ns.start is not None and ns.start.tzinfo is None:
         ns.start = ns.start.replace(tzinfo=LOCAL_ZONES[ns.scenario])
+    try:
+        clock = Clock.from_env(os.environ)
+    except ClockError as error:
+        parser.error(str(error))
+    drill = clock if clock.is_drill and ns.start is None and ns.speed is None else None
     logging.basicConfig(level=ns.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = SimOptions(
         scenario=ns.scenario,
         at=ns.start,
-        speed=ns.speed,
+        speed=1.0 if ns.speed is None else ns.speed,
         source_zone=ns.source_zone,
         schedule=not ns.no_schedule,
         outage=ns.outage,
@@ -67,6 +80,7 @@ def run(argv: list[str]) -> int:
         reporting=ns.reporting,
         faults=tuple(ns.fault),
         listeners=Listeners(ns.host, ns.port, ns.admin_port or ns.port + 1, ns.log_level.lower()),
+        drill=drill,
     )
     server = create_simulator(options)
     try:

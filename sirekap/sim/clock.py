@@ -11,17 +11,34 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from sirekap.clock import Clock
+
 
 class ScenarioClock:
-    def __init__(self, start: datetime, speed: float = 1.0, real: Callable[[], float] = time.monotonic) -> None:
+    """`anchor_real`: the real time at which the scenario stood at `start` (default: now)."""
+
+    def __init__(
+        self,
+        start: datetime,
+        speed: float = 1.0,
+        real: Callable[[], float] = time.monotonic,
+        anchor_real: float | None = None,
+    ) -> None:
         _require_aware(start)
         if speed < 0:
             raise ValueError("speed must be >= 0")
         self._real = real
         self._lock = threading.Lock()
         self._anchor = start.astimezone(UTC)
-        self._anchor_real = real()
+        self._anchor_real = real() if anchor_real is None else anchor_real
         self._speed = speed
+
+    @classmethod
+    def following(cls, clock: Clock) -> ScenarioClock:
+        """A scenario clock that keeps a drill's clock (standing at its start until its epoch), until it is set."""
+        assert clock.start is not None
+        epoch, wall = clock.epoch, clock.wall
+        return cls(clock.start, clock.speed, lambda: max(wall(), epoch), anchor_real=epoch)
 
     @property
     def speed(self) -> float:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sirekap.clock import Clock
 from sirekap.sim import belu_night, national
 from sirekap.sim.admin import BadRequest, create_admin_app, parse_time
 from sirekap.sim.app import DataApp
@@ -33,6 +34,8 @@ class SimOptions:
     reporting: float = 1.0  # national: share of TPS with data before any change batch
     faults: Sequence[str] = ()  # faults from the start, in `parse_fault_spec` syntax
     listeners: Listeners = field(default_factory=Listeners)
+    #: A drill's clock to keep (instead of `at` and `speed`), so the simulator agrees with the drill's other processes.
+    drill: Clock | None = None
 
 
 def create_scenario(options: SimOptions) -> tuple[Scenario, datetime]:
@@ -69,7 +72,10 @@ def parse_fault_spec(spec: str, *, start: datetime, zone: ZoneInfo) -> Fault:
 
 def create_simulator(options: SimOptions, *, real: Callable[[], float] = time.monotonic) -> SimServer:
     scenario, default_start = create_scenario(options)
-    clock = ScenarioClock(options.at or default_start, options.speed, real)
+    if options.drill is not None and options.drill.is_drill:
+        clock = ScenarioClock.following(options.drill)
+    else:
+        clock = ScenarioClock(options.at or default_start, options.speed, real)
     faults = FaultBook()
     if options.schedule:
         for fault in scenario.schedule():

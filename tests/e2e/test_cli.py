@@ -12,15 +12,24 @@ def _pantau(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*PANTAU, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_upgrade_then_load_belu_twice(empty_database_url: str) -> None:
+def test_upgrade_then_load_belu_then_its_results_up_to_a_moment(empty_database_url: str) -> None:
     upgraded = _pantau(empty_database_url, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     first = _pantau(empty_database_url, "load", "belu-2020")
     assert first.returncode == 0, first.stderr
-    assert "loaded pkwkk-5304-2020: 426 TPS, 95 new regions, 15 tallies" in first.stdout
-    second = _pantau(empty_database_url, "load", "belu-2020")
+    assert first.stdout == "loaded pkwkk-5304-2020: 426 TPS, 95 new regions, no results yet\n"
+    second = _pantau(empty_database_url, "load", "belu-2020", "--until", "2020-12-10T01:00")
     assert second.returncode == 0, second.stderr
-    assert "already loaded; nothing to do" in second.stdout
+    assert second.stdout.splitlines() == [
+        "pkwkk-5304-2020 is already loaded",
+        "results known by 2020-12-10 01:00 WITA: 1 recorded now, 0 recorded before",
+        "  2020-12-10 00:30 WITA  the SEHATI post claims SEHATI 48,742, SAHABAT 48,206 from 426 TPS",
+    ]
+    third = _pantau(empty_database_url, "load", "belu-2020", "--until", "2020-12-15T00:00+08:00")
+    assert third.returncode == 0, third.stderr
+    assert "results known by 2020-12-15 00:00 WITA: 13 recorded now, 1 recorded before" in third.stdout
+    assert "2020-12-14 23:59 WITA  PPK pleno of KOTA ATAMBUA: SEHATI 7,369, SAHABAT 7,006" in third.stdout
+    assert "KPU pleno" not in third.stdout  # 16 Dec: not yet
 
 
 def test_unknown_dataset_is_refused(empty_database_url: str) -> None:

@@ -126,8 +126,9 @@ def test_outage_and_sync_failure_fire_and_resolve(tmp_path: Path, drill_database
         "PANTAU_SYNC_RACES": "pkwkk 5304",
         "PANTAU_PROBE_INTERVAL": "0.5",
         "PANTAU_MONITOR_DATABASE_URL": f"sqlite:///{tmp_path}/monitor.db",
-        # The monitor keeps the night's time from 14:02:00; the outage starts a few seconds into its run.
-        "PANTAU_CLOCK_START": "2020-12-09T14:02",
+        # The monitor keeps the night's time from 14:02:00 as the processes start; the outage starts a few seconds in.
+        "PANTAU_CLOCK_START": "2020-12-09T14:02+08:00",
+        "PANTAU_CLOCK_EPOCH": str(time.time()),
         "PANTAU_STALE_AFTER": str(10 * 365 * 86400),
     }
     prometheus_url = f"http://127.0.0.1:{ports['prometheus']}"

@@ -13,6 +13,7 @@ from api.settings import Settings
 from monitor.app import create_app as create_monitor
 from monitor.settings import Settings as MonitorSettings
 from monitor.settings import Target, race_file_url
+from sirekap.clock import Clock
 from sirekap.sim.testing import running_simulator
 from tests.servers import free_port, serving_here
 
@@ -29,11 +30,11 @@ async def test_banner_from_the_monitor(belu_sessions: async_sessionmaker[AsyncSe
         settings = MonitorSettings(
             targets=(target,), database_url=f"sqlite:///{tmp_path}/m.db", stale_after_seconds=1e9
         )
-        clock = {"now": now}
-        monitor = create_monitor(settings, clock=lambda: clock["now"], run_loop=False)
+        wall = {"now": now.timestamp()}
+        monitor = create_monitor(settings, clock=Clock(wall=lambda: wall["now"]), run_loop=False)
         async with serving_here(monitor) as base:
             for minute in range(3):
-                clock["now"] = now + timedelta(minutes=minute)
+                wall["now"] = (now + timedelta(minutes=minute)).timestamp()
                 await monitor.state.monitor.probe_all()
             api = Settings(monitor_url=base)
             result = await build_schema(api).execute(QUERY, context_value=Context(belu_sessions, api))

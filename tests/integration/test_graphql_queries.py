@@ -79,6 +79,7 @@ async def test_official_result_and_comparison(belu_sessions: async_sessionmaker[
     assert comparison["official"] == {"source": "PLENO_KABUPATEN"}
     by_source = {r["source"]: r for r in comparison["results"]}
     assert by_source["PLENO_KECAMATAN"]["coverage"] == {"unit": "kecamatan", "reported": 12, "expected": 12}
+    assert [r["source"] for r in comparison["results"] if r["isOfficial"]] == ["PLENO_KABUPATEN"]
     assert by_source["SIREKAP"]["coverage"] == {"unit": "tps", "reported": 0, "expected": 426}
     assert all(c["isClaim"] and not c["isOfficial"] and c["status"] == "CLAIM" for c in comparison["claims"])
     claims = {c["claimant"]["shortName"]: c["coverage"] for c in comparison["claims"]}
@@ -106,7 +107,8 @@ async def test_breakdown_by_kecamatan_in_a_bounded_number_of_statements(
     for row in rows:
         votes = {v["paslon"]["number"]: v["votes"] for v in row["result"]["votes"]}
         assert votes == facts[row["region"]["code"]]
-        assert row["result"]["status"] == "OFFICIAL"
+        # a kecamatan's pleno is a step of the recap: the race's own (kabupaten) pleno alone is official
+        assert row["result"]["status"] == "RECAP"
     by_name = {r["region"]["name"]: r["result"] for r in rows}
     assert by_name["KOTA ATAMBUA"]["leader"]["shortName"] == "SEHATI" and by_name["KOTA ATAMBUA"]["margin"] == 363
     few = len(statements)

@@ -1,15 +1,18 @@
 from dataclasses import replace
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.loader import LoadError, load_race
+from api.dataset.loader import LoadError, load_dataset, load_race
 from api.models import Paslon, Race, RaceRegion, Region, Source, Tally, TallyVote, Tps
 from sirekap.belu import Belu2020, PlenoRow, belu_2020
 from sirekap.belu import Region as DataRegion
 from sirekap.codes import Level
-from tests.databases import LOADED_AT
+
+WITA = ZoneInfo("Asia/Makassar")
 
 
 async def _votes_by_number(session: AsyncSession, source: Source, subject: str, claimant: int = 0) -> dict[int, int]:
@@ -46,6 +49,13 @@ async def test_belu_fixture_reproduces_the_facts(belu_sessions: async_sessionmak
         assert await _votes_by_number(session, Source.POSKO, "5304", claimant=1) == {1: 48_424, 2: 48_267}
         sahabat = await session.scalar(select(Tally).where(Tally.source == Source.POSKO, Tally.claimant == 1))
         assert sahabat is not None and sahabat.tps_claimed == 408
+        # known only by its day: the day is kept, no hour is invented, and it was received at the close of that day
+        assert (sahabat.source_ts, sahabat.source_date) == (None, date(2020, 12, 10))
+        assert sahabat.received_at == datetime(2020, 12, 10, 23, 59, tzinfo=WITA)
+        statuses = dict((await session.execute(select(Tally.source, Tally.status).distinct())).all())
+        assert statuses == {"pleno_kecamatan": "recap", "pleno_kabupaten": "official", "posko": "claim"}
+        kpu = await session.scalar(select(Tally).where(Tally.source == Source.PLENO_KABUPATEN))
+        assert kpu is not None and kpu.received_at == kpu.source_ts == datetime(2020, 12, 16, 18, tzinfo=WITA)
 
         kabupaten = await session.get(RaceRegion, (race.id, "5304"))
         assert kabupaten is not None and (kabupaten.tps_total, kabupaten.registered_voters) == (426, 118_005)
@@ -55,7 +65,7 @@ async def test_belu_fixture_reproduces_the_facts(belu_sessions: async_sessionmak
 
 async def test_loading_twice_is_a_no_op(belu_sessions: async_sessionmaker[AsyncSession]) -> None:
     async with belu_sessions.begin() as session:
-        result = await load_race(session, belu_2020(), now=LOADED_AT)
+        result = await load_race(session, belu_2020())
     assert not result.created
     async with belu_sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Tps)) == 426
@@ -93,8 +103,38 @@ async def test_bad_data_fails_naming_the_record_and_changes_nothing(
     assert callable(spoil)
     with pytest.raises(LoadError) as error:
         async with sessions.begin() as session:
-            await load_race(session, spoil(belu_2020()), now=LOADED_AT)
+            await load_race(session, spoil(belu_2020()))
     assert str(error.value) == message
     async with sessions() as session:
         for model in (Region, Race, Tps, Tally):
             assert await session.scalar(select(func.count()).select_from(model)) == 0
+
+
+async def _tallies(url: str) -> list[tuple[str, str, int]]:
+    from api.db import create_engine, sessionmaker
+
+    engine = create_engine(url)
+    try:
+        async with sessionmaker(engine)() as session:
+            rows = await session.execute(select(Tally.source, Tally.subject_code, Tally.claimant).order_by(Tally.id))
+            return [tuple(row) for row in rows]  # type: ignore[misc]
+    finally:
+        await engine.dispose()
+
+
+async def test_the_race_loads_alone_and_its_events_up_to_a_moment(database_url: str) -> None:
+    alone = await load_dataset(database_url, "belu-2020")
+    assert alone.created and alone.tps == 426 and not alone.recorded
+    assert await _tallies(database_url) == []
+
+    night = await load_dataset(database_url, "belu-2020", until=datetime(2020, 12, 10, 1, 0, tzinfo=WITA))
+    assert not night.created
+    assert [e.key for e in night.recorded] == ["pkwkk-5304-2020/posko_claim/2"]  # SEHATI's, at 00:30
+    assert await _tallies(database_url) == [("posko", "5304", 2)]
+
+    rest = await load_dataset(database_url, "belu-2020", until=datetime(2020, 12, 16, 18, 0, tzinfo=WITA))
+    assert [e.key for e in rest.already] == ["pkwkk-5304-2020/posko_claim/2"]
+    kinds = [e.kind.value for e in rest.recorded]
+    assert kinds == ["posko_claim"] + ["pleno_kecamatan"] * 12 + ["pleno_kabupaten"]
+    assert len(await _tallies(database_url)) == 15
+    assert (await load_dataset(database_url, "belu-2020", until=datetime(2021, 1, 1, tzinfo=UTC))).recorded == ()

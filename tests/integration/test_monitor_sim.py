@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from monitor.app import create_app
 from monitor.probe import Reason
 from monitor.settings import Settings, Target, maintenance_from, race_file_url
+from sirekap.clock import Clock
 from sirekap.sim.testing import RunningSim, running_simulator
 from tests.servers import serving_here
 
@@ -31,11 +32,13 @@ NAME = "pkwkk-5304"
 
 
 @dataclass
-class Clock:
+class Wall:
+    """The wall clock under a monitor's `Clock`, moved by hand with the scenario's."""
+
     now: datetime
 
-    def __call__(self) -> datetime:
-        return self.now
+    def __call__(self) -> float:
+        return self.now.timestamp()
 
 
 @pytest.fixture
@@ -70,7 +73,7 @@ def sample(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-async def probe_at(app: Starlette, sim: RunningSim, clock: Clock, at: datetime) -> Reason:
+async def probe_at(app: Starlette, sim: RunningSim, clock: Wall, at: datetime) -> Reason:
     """Move the scenario and the monitor to `at` and run one probe round."""
     sim.set_clock(at=at)
     clock.now = at
@@ -85,8 +88,8 @@ async def test_the_1400_outage_is_one_incident_from_1400_wita_to_recovery(
     failed_at = datetime.fromisoformat(outage["start"]).astimezone(UTC)  # Sirekap fails "at 14:00" (14:02)
     assert wita("2020-12-09T14:00") <= failed_at < wita("2020-12-09T14:05")
     first = wita("2020-12-09T13:55:20")  # probes out of step with the minute, as in real life
-    clock = Clock(first)
-    app = create_app(settings_for(sim, empty_database_url), clock=clock, run_loop=False)
+    clock = Wall(first)
+    app = create_app(settings_for(sim, empty_database_url), clock=Clock(wall=clock), run_loop=False)
     async with serving_here(app) as base, httpx.AsyncClient(base_url=base) as client:
         reasons = [await probe_at(app, sim, clock, first + i * MINUTE) for i in range(15)]
         assert reasons[:7] == [Reason.UP] * 7 and set(reasons[7:]) == {Reason.DOWN}
@@ -125,8 +128,8 @@ async def test_the_1400_outage_is_one_incident_from_1400_wita_to_recovery(
 
 
 async def test_the_csv_export_round_trips_and_filters(sim: RunningSim, empty_database_url: str) -> None:
-    clock = Clock(wita("2020-12-09T14:00"))
-    app = create_app(settings_for(sim, empty_database_url), clock=clock, run_loop=False)
+    clock = Wall(wita("2020-12-09T14:00"))
+    app = create_app(settings_for(sim, empty_database_url), clock=Clock(wall=clock), run_loop=False)
     async with serving_here(app) as base, httpx.AsyncClient(base_url=base) as client:
         for start in (wita("2020-12-09T14:00"), wita("2020-12-10T09:57")):  # the outage, then its end
             for i in range(6):
@@ -185,8 +188,8 @@ async def test_each_fault_is_classified_with_its_reason(
     settings = settings_for(
         sim, empty_database_url, timeout_seconds=0.5, stale_after_seconds=3600, frozen_after_seconds=2 * 3600
     )
-    clock = Clock(wita("2020-12-10T10:30"))
-    app = create_app(settings, clock=clock, run_loop=False)
+    clock = Wall(wita("2020-12-10T10:30"))
+    app = create_app(settings, clock=Clock(wall=clock), run_loop=False)
     async with serving_here(app) as base, httpx.AsyncClient(base_url=base) as client:
         sim.add_fault(**{"start": "2020-12-10T12:00", **fault})  # a freeze starts before the first probe
         assert await probe_at(app, sim, clock, wita("2020-12-10T10:30")) is Reason.UP
@@ -204,8 +207,8 @@ async def test_numbers_that_stop_moving_in_the_data_are_not_frozen_before_the_th
     sim: RunningSim, empty_database_url: str
 ) -> None:
     settings = settings_for(sim, empty_database_url, stale_after_seconds=3600, frozen_after_seconds=2 * 3600)
-    clock = Clock(wita("2020-12-10T10:30"))
-    app = create_app(settings, clock=clock, run_loop=False)
+    clock = Wall(wita("2020-12-10T10:30"))
+    app = create_app(settings, clock=Clock(wall=clock), run_loop=False)
     async with serving_here(app):
         sim.add_fault("freeze", start="2020-12-10T10:30")
         reasons = [await probe_at(app, sim, clock, wita("2020-12-10T10:30") + i * 15 * MINUTE) for i in range(12)]
@@ -216,8 +219,8 @@ async def test_numbers_that_stop_moving_in_the_data_are_not_frozen_before_the_th
 async def test_alternating_failures_below_the_threshold_open_no_incident(
     sim: RunningSim, empty_database_url: str
 ) -> None:
-    clock = Clock(wita("2020-12-10T11:00"))
-    app = create_app(settings_for(sim, empty_database_url), clock=clock, run_loop=False)
+    clock = Wall(wita("2020-12-10T11:00"))
+    app = create_app(settings_for(sim, empty_database_url), clock=Clock(wall=clock), run_loop=False)
     failing = [True, True, False, True, False, True, True, False, True, True, False, False]
     async with serving_here(app) as base, httpx.AsyncClient(base_url=base) as client:
         states = []
@@ -239,14 +242,14 @@ async def test_a_restart_during_the_outage_continues_the_incident_and_the_gap_is
     sim: RunningSim, empty_database_url: str
 ) -> None:
     settings = settings_for(sim, empty_database_url)
-    clock = Clock(wita("2020-12-09T14:03"))
-    first = create_app(settings, clock=clock, run_loop=False)
+    clock = Wall(wita("2020-12-09T14:03"))
+    first = create_app(settings, clock=Clock(wall=clock), run_loop=False)
     async with serving_here(first):
         for i in range(4):
             await probe_at(first, sim, clock, wita("2020-12-09T14:03") + i * MINUTE)
         (opened,) = first.state.monitor.open_incidents()
     # the monitor is down for 40 minutes, Sirekap still is too
-    second = create_app(settings, clock=clock, run_loop=False)
+    second = create_app(settings, clock=Clock(wall=clock), run_loop=False)
     async with serving_here(second) as base, httpx.AsyncClient(base_url=base) as client:
         for i in range(3):
             await probe_at(second, sim, clock, wita("2020-12-09T14:46") + i * MINUTE)
@@ -258,7 +261,7 @@ async def test_a_restart_during_the_outage_continues_the_incident_and_the_gap_is
         metrics = (await client.get("/metrics")).text
     # the hour to 14:48 saw 14:03 to 14:06 plus what the last probe vouches for (two intervals and a timeout), and
     # 14:46 to 14:48, all of it down; the rest is unknown, neither up nor down
-    seen = 3 * MINUTE + settings.vouch + 2 * MINUTE
+    seen = 3 * MINUTE + settings.vouch() + 2 * MINUTE
     assert hour["ratio"] == 0.0
     assert hour["unknown_seconds"] == pytest.approx(3600 - seen.total_seconds())
     assert hour["coverage"] == pytest.approx(seen / timedelta(hours=1))
@@ -269,8 +272,8 @@ async def test_a_restart_during_the_outage_continues_the_incident_and_the_gap_is
 async def test_maintenance_in_local_time_is_left_out_of_availability(sim: RunningSim, empty_database_url: str) -> None:
     maintenance = maintenance_from("2020-12-09T14:10/2020-12-09T14:40", WITA)
     settings = settings_for(sim, empty_database_url, maintenance=maintenance)
-    clock = Clock(wita("2020-12-09T13:50"))
-    app = create_app(settings, clock=clock, run_loop=False)
+    clock = Wall(wita("2020-12-09T13:50"))
+    app = create_app(settings, clock=Clock(wall=clock), run_loop=False)
     async with serving_here(app) as base, httpx.AsyncClient(base_url=base) as client:
         for i in range(61):
             await probe_at(app, sim, clock, wita("2020-12-09T13:50") + i * MINUTE)
@@ -286,8 +289,8 @@ async def test_metrics_pass_promtool(sim: RunningSim, empty_database_url: str) -
         if os.environ.get("CI"):
             pytest.fail("CI must install promtool (Debian package prometheus)")
         pytest.skip("promtool is not installed (Debian package prometheus)")
-    clock = Clock(wita("2020-12-09T13:58"))
-    app = create_app(settings_for(sim, empty_database_url), clock=clock, run_loop=False)
+    clock = Wall(wita("2020-12-09T13:58"))
+    app = create_app(settings_for(sim, empty_database_url), clock=Clock(wall=clock), run_loop=False)
     async with serving_here(app) as base, httpx.AsyncClient(base_url=base) as client:
         for i in range(6):
             await probe_at(app, sim, clock, wita("2020-12-09T13:58") + i * MINUTE)

@@ -27,14 +27,14 @@ async def _read(url: str, secret: str) -> tuple[list[ApiToken], list[AuditEntry]
 
 
 def test_create_list_and_revoke(
-    belu_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    belu_race_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PANTAU_DATABASE_URL", belu_database_url)
+    monkeypatch.setenv("PANTAU_DATABASE_URL", belu_race_database_url)
     assert main(["token", "create", "--role", "operator", "--region", "530412", "--name", "PPK Kota Atambua"]) == 0
     secret = capsys.readouterr().out.strip().splitlines()[-1]
     assert secret.startswith("pantau_")
 
-    (token,), _, principal = asyncio.run(_read(belu_database_url, secret))
+    (token,), _, principal = asyncio.run(_read(belu_race_database_url, secret))
     assert token.secret_sha256 == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in {token.prefix, token.name, token.secret_sha256}
     assert principal == Principal(token.id, token.prefix, "PPK Kota Atambua", Role.OPERATOR, "530412", None)
@@ -45,7 +45,7 @@ def test_create_list_and_revoke(
 
     assert run(["revoke", token.prefix]) == 0
     assert f"revoked token {token.prefix}" in capsys.readouterr().out
-    (token,), entries, principal = asyncio.run(_read(belu_database_url, secret))
+    (token,), entries, principal = asyncio.run(_read(belu_race_database_url, secret))
     assert token.revoked_at is not None and principal == "this token has been revoked"
     assert [(e.action, e.actor, e.token_id) for e in entries] == [
         ("token_create", "cli", token.id),
@@ -56,16 +56,16 @@ def test_create_list_and_revoke(
 
 
 def test_observers_speak_for_a_paslon_and_admins_may_go_anywhere(
-    belu_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    belu_race_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PANTAU_DATABASE_URL", belu_database_url)
+    monkeypatch.setenv("PANTAU_DATABASE_URL", belu_race_database_url)
     assert run(["create", "--role", "observer", "--region", "5304", "--paslon", "2"]) == 0
     observer = capsys.readouterr().out.strip().splitlines()[-1]
     assert run(["create", "--role", "admin"]) == 0
     admin = capsys.readouterr().out.strip().splitlines()[-1]
-    _, _, seen = asyncio.run(_read(belu_database_url, observer))
+    _, _, seen = asyncio.run(_read(belu_race_database_url, observer))
     assert isinstance(seen, Principal) and (seen.role, seen.region_code, seen.paslon) == (Role.OBSERVER, "5304", 2)
-    _, _, seen = asyncio.run(_read(belu_database_url, admin))
+    _, _, seen = asyncio.run(_read(belu_race_database_url, admin))
     assert isinstance(seen, Principal) and seen.role is Role.ADMIN and seen.covers("5304121003001")
 
 
@@ -81,16 +81,16 @@ def test_observers_speak_for_a_paslon_and_admins_may_go_anywhere(
     ],
 )
 def test_mistakes_are_refused_with_a_reason(
-    belu_database_url: str,
+    belu_race_database_url: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     argv: list[str],
     message: str,
 ) -> None:
-    monkeypatch.setenv("PANTAU_DATABASE_URL", belu_database_url)
+    monkeypatch.setenv("PANTAU_DATABASE_URL", belu_race_database_url)
     assert run(argv) == 1
     assert message in capsys.readouterr().err
-    tokens, entries, _ = asyncio.run(_read(belu_database_url, "pantau_x_y"))
+    tokens, entries, _ = asyncio.run(_read(belu_race_database_url, "pantau_x_y"))
     assert tokens == [] and entries == []
 
 

@@ -411,7 +411,8 @@ async def test_an_admin_answer_by_get_is_never_served_to_anyone_else(api: WriteA
     admin = {"Authorization": f"Bearer {api.tokens['admin']}"}
     for _ in range(2):  # the second time, a cache would answer
         answer = await api.client.get("/graphql", params=params, headers=admin)
-        assert answer.status_code == 200 and len(answer.json()["data"]["auditLog"]) == 1, answer.text
+        # the operator's entry, and the load's record of the Kota Atambua pleno
+        assert answer.status_code == 200 and len(answer.json()["data"]["auditLog"]) == 2, answer.text
         assert "etag" not in answer.headers and "public" not in answer.headers.get("cache-control", "")
     anonymous = await api.client.get("/graphql", params=params)
     assert "auditLog" not in anonymous.text or anonymous.json()["data"] is None, anonymous.text
@@ -428,7 +429,13 @@ async def test_the_audit_log_shows_who_what_when_and_the_old_and_new_values(api:
 
     answer = await api.query(AUDIT, "admin", region="530412")
     assert "errors" not in answer, answer
-    pleno, correction, entry = answer["data"]["auditLog"]  # newest first
+    pleno, correction, entry, loaded = answer["data"]["auditLog"]  # newest first
+    assert (loaded["action"], loaded["actor"], loaded["token"]) == (
+        "submit_pleno_kecamatan",
+        "pantau load belu-2020",
+        None,
+    )
+    assert loaded["at"] == "2020-12-14T15:59:00+00:00"  # the close of 14 Dec in WITA, when the plenos were read
     prefix = api.tokens["operator"].split("_")[1]
     assert entry["actor"] == f"operator (operator, token {prefix})" and entry["token"] == prefix
     assert (entry["action"], entry["race"], entry["source"], entry["subjectCode"], entry["version"]) == (

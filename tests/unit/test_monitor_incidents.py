@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.incidents import Incident, TargetState, Transition, availability, step
+from monitor.incidents import Incident, Round, TargetState, Transition, availability, step
 from monitor.probe import ProbeResult, Reason
 from monitor.settings import DailyMaintenance, Settings, SettingsError
 
@@ -12,17 +12,21 @@ T0 = datetime(2020, 12, 9, 5, 55, tzinfo=UTC)  # 13:55 WITA
 MINUTE = timedelta(minutes=1)
 
 
-VOUCH = 2 * MINUTE + timedelta(seconds=10)  # two intervals of a minute plus a 10 s timeout
-
-
 def run(
-    reasons: list[Reason], state: TargetState | None = None, start: datetime = T0
+    reasons: list[Reason],
+    state: TargetState | None = None,
+    start: datetime = T0,
+    *,
+    every: timedelta = MINUTE,
+    run_id: str = "first run",
+    first_round: int = 1,
 ) -> tuple[TargetState, list[Transition]]:
+    """Probe rounds `every` apart on the clock, numbered on from `first_round` in one run of the monitor."""
     state = state or TargetState()
     transitions = []
     for i, reason in enumerate(reasons):
-        result = ProbeResult("belu", start + i * MINUTE, reason, reason.value)
-        transition = step(state, result, failures_to_open=3, successes_to_close=2, vouch=VOUCH)
+        result = ProbeResult("belu", start + i * every, reason, reason.value)
+        transition = step(state, result, Round(run_id, first_round + i), failures_to_open=3, successes_to_close=2)
         transitions.append(transition)
         state = transition.state
     return state, transitions
@@ -44,7 +48,7 @@ def test_two_good_probes_close_it_at_the_first_good_one() -> None:
     assert len(closed) == 1
     assert closed[0] is not None and closed[0].ended_at == T0 + 5 * MINUTE
     assert closed[0].started_at == T0
-    assert state == TargetState(last_probe_at=T0 + 7 * MINUTE)
+    assert state == TargetState(last_probe_at=T0 + 7 * MINUTE, round=Round("first run", 8))
 
 
 def test_alternating_failures_below_the_threshold_open_nothing() -> None:
@@ -58,27 +62,51 @@ def test_the_incident_reason_is_the_first_failure() -> None:
     assert transitions[-1].opened is not None and transitions[-1].opened.reason is Reason.ERROR_PAGE
 
 
-def test_a_restarted_state_continues_the_open_incident() -> None:
+def test_a_restarted_monitor_continues_the_open_incident() -> None:
     state, _ = run([DOWN, DOWN, DOWN])
-    again, transitions = run([DOWN, DOWN], state)
+    again, transitions = run([DOWN, DOWN], state, start=T0 + 3 * MINUTE, run_id="second run")
     assert not any(t.opened for t in transitions)
     assert again.incident == state.incident
 
 
-def test_a_failure_streak_does_not_reach_across_time_nobody_observed() -> None:
+def test_a_failure_streak_does_not_reach_across_a_restart() -> None:
     # two failures, then the monitor is stopped for an hour; Sirekap fails again when it is back
     state, _ = run([DOWN, DOWN])
-    state, transitions = run([DOWN, DOWN, DOWN], state, start=T0 + 61 * MINUTE)
+    state, transitions = run([DOWN, DOWN, DOWN], state, start=T0 + 61 * MINUTE, run_id="second run")
     (opened,) = [t.opened for t in transitions if t.opened]
     assert opened.started_at == T0 + 61 * MINUTE  # not back-dated to before the gap
     assert transitions[1].opened is None
 
 
-def test_a_recovery_streak_does_not_reach_across_a_gap_either() -> None:
+def test_a_missed_round_breaks_a_streak() -> None:
+    # round 3 could not be stored: what happened then is unknown
+    state, _ = run([DOWN, DOWN])
+    state, transitions = run([DOWN, DOWN], state, start=T0 + 3 * MINUTE, first_round=4)
+    assert not any(t.opened for t in transitions)
+    assert state.failures == 2
+
+
+def test_a_recovery_streak_does_not_reach_across_a_restart_either() -> None:
     state, _ = run([DOWN, DOWN, DOWN, UP])
-    state, transitions = run([UP, UP], state, start=T0 + 30 * MINUTE)
+    state, transitions = run([UP, UP], state, start=T0 + 30 * MINUTE, run_id="second run")
     (closed,) = [t.closed for t in transitions if t.closed]
     assert closed.ended_at == T0 + 30 * MINUTE
+
+
+@pytest.mark.parametrize(
+    "every",
+    [timedelta(seconds=30), timedelta(minutes=5), timedelta(minutes=30)],
+    ids=["1x: rounds 30 s apart", "60x: rounds 5 min apart", "3600x: rounds 30 min apart"],
+)
+def test_an_outage_is_one_incident_from_its_first_failing_probe_however_fast_the_clock_runs(every: timedelta) -> None:
+    # the same outage seen by probe rounds of a monitor on a clock at 1x, 60x and 3600x: streaks count rounds
+    failing_from = T0 + 4 * every
+    state, transitions = run([UP] * 4 + [DOWN] * 40 + [UP] * 3, every=every)
+    opened = [t.opened for t in transitions if t.opened]
+    closed = [t.closed for t in transitions if t.closed]
+    assert opened == [Incident("belu", Reason.DOWN, failing_from, detail="down")]
+    assert len(closed) == 1 and closed[0] is not None and closed[0].ended_at == T0 + 44 * every
+    assert state.incident is None
 
 
 def test_availability_counts_unobserved_time_as_unknown() -> None:

@@ -138,15 +138,6 @@ def test_maintenance_windows_are_local_time() -> None:
     assert window.start == datetime(2020, 12, 8, 17, 0, tzinfo=UTC)
 
 
-def test_drill_clock_runs_from_its_start_at_its_speed() -> None:
-    from monitor.runner import drill_clock
-
-    ticks = iter([100.0, 100.0, 160.0])
-    clock = drill_clock(datetime(2020, 12, 9, 13, 58, tzinfo=ZoneInfo("Asia/Makassar")), 60.0, lambda: next(ticks))
-    assert clock() == datetime(2020, 12, 9, 5, 58, tzinfo=UTC)
-    assert clock() == datetime(2020, 12, 9, 6, 58, tzinfo=UTC)  # a real minute is a scenario hour
-
-
 async def test_a_trickling_answer_is_down_at_the_deadline_not_per_read() -> None:
     async def trickle() -> AsyncIterator[bytes]:
         for chunk in (document()[:40], document()[40:80], document()[80:]):

@@ -1,22 +1,29 @@
-"""Loading a race dataset (`pantau load NAME`): regions, TPS, paslon and the published region-level results.
+"""Loading a race dataset (`pantau load NAME`): the race as it stood before its night (regions, TPS with their
+DPT, paslon), and, up to a moment, the results that came later (`--until`).
 
-Everything is checked before anything is written, and the whole load is one transaction: bad data fails with a
-message that names the offending record and leaves the database as it was. Loading the same race twice is a no-op.
+The race is checked before anything is written and loaded in one transaction: bad data fails with a message that
+names the offending record and leaves the database as it was. Loading the same race twice is a no-op. Results (posko
+claims, plenos) are events with their own time (`api.dataset.events`); `until` records those known by then, each
+through the same write use cases as the write API, received at its own time. An event already recorded is left as
+it is.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.models import Paslon, Race, RaceRegion, Region, Source, TallyStatus, Tps
-from api.store import RaceInfo, TallyInput, record_region_tally
+from api.dataset.events import Event, Kind, night_events
+from api.models import Paslon, Race, RaceRegion, Region, Tps
+from api.outcomes import Accepted, Conflict, Outcome, Refused, Rejected
+from api.read.catalog import Catalog
+from api.tokens import Principal, Role
+from api.writes import record_claim, record_pleno
 from sirekap.belu import SYNTHETIC_NOTE, Belu2020, belu_2020
 from sirekap.codes import Level, ancestors_of, level_of
 
@@ -34,15 +41,17 @@ class LoadResult:
     created: bool
     regions: int = 0
     tps: int = 0
-    tallies: int = 0
+    #: Events recorded by this load, and those found already recorded.
+    recorded: tuple[Event, ...] = ()
+    already: tuple[Event, ...] = ()
 
 
 def race_slug(data: Belu2020) -> str:
     return f"{data.kind}-{data.region_code}-{data.voting_day.year}"
 
 
-async def load_race(session: AsyncSession, data: Belu2020, *, now: datetime) -> LoadResult:
-    """Load a race dataset in the caller's transaction. The caller commits."""
+async def load_race(session: AsyncSession, data: Belu2020) -> LoadResult:
+    """Load a race as it stood before its night, in the caller's transaction. The caller commits."""
     slug = race_slug(data)
     existing = await session.scalar(select(Race.id).where(Race.slug == slug))
     if existing is not None:
@@ -102,10 +111,7 @@ async def load_race(session: AsyncSession, data: Belu2020, *, now: datetime) -> 
         ],
     )
     await session.execute(insert(RaceRegion), _race_regions(race_id, data))
-    tallies = await _published_results(
-        session, RaceInfo(race_id, data.region_code, frozenset(paslon_ids.values())), data, paslon_ids, now
-    )
-    return LoadResult(race_id, slug, True, len(new_regions), len(data.tps), tallies)
+    return LoadResult(race_id, slug, True, len(new_regions), len(data.tps))
 
 
 async def _insert_id(session: AsyncSession, model: type[Paslon], **values: object) -> int:
@@ -164,82 +170,65 @@ def _race_regions(race_id: int, data: Belu2020) -> list[dict[str, int | str]]:
     ]
 
 
-def _local(data: Belu2020, at_local: str) -> datetime | None:
-    """A local timestamp from the dataset; None where only the day is known."""
-    if "T" not in at_local:
-        return None
-    return datetime.fromisoformat(at_local).replace(tzinfo=ZoneInfo(data.time_zone))
+def loader(name: str) -> Principal:
+    """Who records the events of a load, in the audit log and on each tally: `pantau load NAME`, not a token."""
+    return Principal(None, "", f"pantau load {name}", Role.ADMIN, region_code=None, paslon=None)
 
 
-async def _published_results(
-    session: AsyncSession, race: RaceInfo, data: Belu2020, paslon_ids: dict[int, int], now: datetime
-) -> int:
-    def by_id(votes: dict[int, int]) -> dict[int, int]:
-        return {paslon_ids[number]: v for number, v in votes.items()}
+async def record_events(
+    sessions: async_sessionmaker[AsyncSession], events: list[Event], slug: str, principal: Principal
+) -> tuple[list[Event], list[Event]]:
+    """Record events through the write use cases, each received at its own time, one transaction each.
 
-    count = 0
-    for row in data.pleno_kecamatan:
-        tally = TallyInput(
-            by_id(row.votes),
-            valid=sum(row.votes.values()),
-            status=TallyStatus.OFFICIAL,
-            entered_by="dataset",
-            note="D.Hasil Kecamatan, read at the PPK plenos of 12-14 Dec 2020",
-        )
-        await record_region_tally(
-            session, race, region_code=row.kecamatan_code, source=Source.PLENO_KECAMATAN, tally=tally, received_at=now
-        )
-        count += 1
-    kabupaten = TallyInput(
-        by_id(data.pleno_kabupaten),
-        valid=sum(data.pleno_kabupaten.values()),
-        source_ts=_local(data, data.pleno_kabupaten_at_local),
-        status=TallyStatus.OFFICIAL,
-        entered_by="dataset",
-        note="D.Hasil Kabupaten, KPU Belu pleno",
-    )
-    await record_region_tally(
-        session, race, region_code=data.region_code, source=Source.PLENO_KABUPATEN, tally=kabupaten, received_at=now
-    )
-    count += 1
-    for claim in data.posko_claims:
-        valid = sum(claim.votes.values())
-        tally = TallyInput(
-            by_id(claim.votes),
-            valid=valid,
-            invalid=claim.invalid,
-            total=None if claim.invalid is None else valid + claim.invalid,
-            tps_claimed=claim.tps_claimed,
-            source_ts=_local(data, claim.at_local),
-            status=TallyStatus.CLAIM,
-            entered_by="dataset",
-            note=f"claim published by the {claim.short_name} post on {claim.at_local}",
-        )
-        await record_region_tally(
-            session,
-            race,
-            region_code=data.region_code,
-            source=Source.POSKO,
-            tally=tally,
-            received_at=now,
-            claimant=claim.claimant,
-        )
-        count += 1
-    return count
+    Returns (recorded, already recorded). An event the write rules refuse raises LoadError naming it."""
+    catalog = Catalog(sessions, check_seconds=0.0)
+    recorded, already = [], []
+    for event in events:
+        async with sessions() as session:
+            outcome = await _record(session, catalog, principal, event, slug)
+            if isinstance(outcome, Accepted):
+                await session.commit()
+                recorded.append(event)
+            elif isinstance(outcome, Conflict):
+                already.append(event)
+            else:
+                raise LoadError(f"{event.key} ({event.what}): refused: {_why(outcome)}")
+    return recorded, already
 
 
-__all__ = ["DATASETS", "SYNTHETIC_NOTE", "LoadError", "LoadResult", "load_dataset", "load_race"]
+def _why(outcome: Rejected | Refused) -> str:
+    if isinstance(outcome, Rejected):
+        return "; ".join(f"{reason.field}: {reason.message}" for reason in outcome.reasons)
+    return outcome.message
 
 
-async def load_dataset(database_url: str, name: str, *, now: datetime) -> LoadResult:
-    """Migrate the database if needed and load dataset `name` in one transaction."""
+async def _record(session: AsyncSession, catalog: Catalog, principal: Principal, event: Event, slug: str) -> Outcome:
+    entry = event.entry(race=slug)
+    if event.kind is Kind.POSKO_CLAIM:
+        return await record_claim(session, catalog, principal, entry, event.at)
+    return await record_pleno(session, catalog, principal, entry, event.source, event.at)
+
+
+__all__ = ["DATASETS", "SYNTHETIC_NOTE", "LoadError", "LoadResult", "load_dataset", "load_race", "record_events"]
+
+
+async def load_dataset(database_url: str, name: str, *, until: datetime | None = None) -> LoadResult:
+    """Migrate the database if needed, load race `name` in one transaction, then record its events known by
+    `until` (none without it)."""
     from api.db import create_engine, sessionmaker
     from api.migrate import upgrade
 
     await upgrade(database_url)
     engine = create_engine(database_url)
+    data = DATASETS[name]()
     try:
-        async with sessionmaker(engine).begin() as session:
-            return await load_race(session, DATASETS[name](), now=now)
+        sessions = sessionmaker(engine)
+        async with sessions.begin() as session:
+            result = await load_race(session, data)
+        if until is None:
+            return result
+        due = [e for e in night_events(data, result.slug) if e.at <= until]
+        recorded, already = await record_events(sessions, due, result.slug, loader(name))
+        return replace(result, recorded=tuple(recorded), already=tuple(already))
     finally:
         await engine.dispose()
