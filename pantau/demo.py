@@ -153,8 +153,9 @@ class Night:
         self.monitor = monitor
         self.headline: str | None = None
         self.status: str | None = None
-        self.progress: tuple[int, int] | None = None
+        self.progress: tuple[int, int] | None = None  # Sirekap's progress as last printed, and when
         self.progress_at: datetime | None = None
+        self.pending: tuple[tuple[int, int], datetime] | None = None  # a newer one not printed yet, and when seen
 
     def say(self, text: str, at: datetime | None = None) -> None:
         print(timeline_line(at or self.clock.now(), WITA, text), flush=True)
@@ -190,17 +191,23 @@ class Night:
             region = (await client.post("/graphql", json={"query": STATE})).json()["data"]["race"]["region"]
         except (httpx.HTTPError, ValueError, KeyError, TypeError, IndexError):
             return  # a part is busy or restarting: look again next time
-        if status["headline"] != self.headline:
+        now = self.clock.now()
+        coverage = region["sirekap"]["coverage"] if region["sirekap"] else None
+        if coverage and (coverage["reported"], coverage["expected"]) not in (
+            self.progress,
+            self.pending and self.pending[0],
+        ):
+            self.pending = ((coverage["reported"], coverage["expected"]), now)
+        headline_changed = status["headline"] != self.headline
+        if self.pending is not None:
+            (reported, expected), seen = self.pending
+            due = self.progress_at is None or seen - self.progress_at >= PROGRESS_EVERY
+            if due or headline_changed or reported == expected:
+                self.say(f"Pantau: Sirekap {reported} of {expected} TPS in", seen)
+                self.progress, self.progress_at, self.pending = (reported, expected), seen, None
+        if headline_changed:
             self.headline = status["headline"]
             self.say(f"status page: {self.headline}")
-        coverage = region["sirekap"]["coverage"] if region["sirekap"] else None
-        now = self.clock.now()
-        if coverage and (coverage["reported"], coverage["expected"]) != self.progress:
-            progress = (coverage["reported"], coverage["expected"])
-            due = self.progress_at is None or now - self.progress_at >= PROGRESS_EVERY
-            if due or progress[0] == progress[1]:
-                self.progress, self.progress_at = progress, now
-                self.say(f"Pantau: Sirekap {progress[0]} of {progress[1]} TPS in")
         if region["status"] != self.status:
             self.status = region["status"]
             official = region["official"]["official"]
