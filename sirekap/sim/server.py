@@ -1,9 +1,9 @@
 """Two listeners in one event loop: data (the Sirekap paths) and admin (`/_sim/…`, never faulted).
 
-A `refused` fault closes the data listener, so clients see a refused TCP connection, and reopens it on the same port
-when the fault ends; the gate follows the scenario clock (checked every 50 ms, and at once after an admin change).
-Both listeners run uvicorn's httptools protocol; the admin listener is a regular `uvicorn.Server`, whose state (Date
-header, connection set, graceful shutdown) the data listener shares.
+A `refused` fault stops the data listener's server, so clients see a refused TCP connection, and starts a new one on
+the same port when the fault ends; the gate follows the scenario clock (checked every 50 ms, and at once after an
+admin change). Both are plain `uvicorn.Server`s driven through uvicorn's public API (`serve(sockets=…)`,
+`should_exit`); closing waits until every connection is closed, so a client never finds a half-closed one.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ import contextlib
 import logging
 import socket
 import threading
-import weakref
 from dataclasses import dataclass, field
-from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -46,20 +44,21 @@ class SimServer:
     admin_port: int = 0
 
     def __post_init__(self) -> None:
-        common: dict[str, Any] = {
-            "host": self.listeners.host,
-            "http": "httptools",
-            "lifespan": "off",
-            "access_log": False,
-            "proxy_headers": False,
-            "log_level": self.listeners.log_level,
-            "timeout_graceful_shutdown": 1,
-        }
-        self._admin = uvicorn.Server(uvicorn.Config(self.admin_app, port=self.listeners.admin_port, **common))
-        self._data_config = uvicorn.Config(self.data_app, port=self.listeners.port, **common)
-        self._data_config.load()
-        self._listener: asyncio.Server | None = None
-        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._admin = uvicorn.Server(self._config(self.admin_app, self.listeners.admin_port))
+        self._data: tuple[uvicorn.Server, asyncio.Task[None]] | None = None
+
+    def _config(self, app: ASGIApp, port: int) -> uvicorn.Config:
+        return uvicorn.Config(
+            app,
+            host=self.listeners.host,
+            port=port,
+            http="httptools",
+            lifespan="off",
+            access_log=False,
+            proxy_headers=False,
+            log_level=self.listeners.log_level,
+            timeout_graceful_shutdown=1,
+        )
 
     def stop(self) -> None:
         """Ask the server to shut down (safe from another thread)."""
@@ -86,19 +85,19 @@ class SimServer:
             gate.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await gate
-            self._close()
+            await self._close()
 
     async def apply_gate(self) -> None:
         """Open or close the data listener as the faults in force say, now."""
         refused = self.faults.refused(self.clock.now())
-        if refused and self._listener is not None:
-            self._close()
-        elif not refused and self._listener is None:
+        if refused and self._data is not None:
+            await self._close()
+        elif not refused and self._data is None:
             await self._open(_bind(self.listeners.host, self.port))
 
     @property
     def data_open(self) -> bool:
-        return self._listener is not None
+        return self._data is not None
 
     async def _follow_clock(self) -> None:
         while True:
@@ -106,23 +105,22 @@ class SimServer:
             await asyncio.sleep(0.05)
 
     async def _open(self, sock: socket.socket) -> None:
-        config = self._data_config
-        state = self._admin.server_state
+        server = uvicorn.Server(self._config(self.data_app, self.port))
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            if task.done():
+                await task  # raises what made it fail
+                raise RuntimeError("the data listener did not start")
+            await asyncio.sleep(0.005)
+        self._data = (server, task)
 
-        def protocol() -> asyncio.Protocol:
-            connection = config.http_protocol_class(config=config, server_state=state, app_state={})  # type: ignore[call-arg]
-            self._connections.add(connection)
-            return connection
-
-        self._listener = await asyncio.get_running_loop().create_server(protocol, sock=sock, backlog=config.backlog)
-
-    def _close(self) -> None:
-        if self._listener is None:
+    async def _close(self) -> None:
+        if self._data is None:
             return
-        self._listener.close()
-        self._listener = None
-        for connection in list(self._connections):
-            connection.shutdown()
+        server, task = self._data
+        self._data = None
+        server.should_exit = True
+        await task  # returns once the listener and every connection are closed
 
 
 def _bind(host: str, port: int) -> socket.socket:
