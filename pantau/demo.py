@@ -52,7 +52,7 @@ def run(argv: list[str]) -> int:
     env = {
         **os.environ,
         "PANTAU_SIREKAP_URL": os.environ.get("PANTAU_SIREKAP_URL", sirekap),
-        "PANTAU_SYNC_RACES": os.environ.get("PANTAU_SYNC_RACES", "pkwkk 5304"),
+        "PANTAU_SYNC_RACES": os.environ.get("PANTAU_SYNC_RACES", "pkwkk 5304 2020"),
         "PANTAU_SYNC_INTERVAL": os.environ.get("PANTAU_SYNC_INTERVAL", "15"),
         "PANTAU_PROBE_INTERVAL": os.environ.get("PANTAU_PROBE_INTERVAL", "5"),
         "PANTAU_MONITOR_URL": f"http://127.0.0.1:{args.monitor_port}",

@@ -15,13 +15,28 @@ from api import models
 from api.graphql.context import Info
 from api.read import results as read
 from api.read.catalog import PaslonRow, RaceRow, RegionRow
+from api.read.findings import Severity
+from api.read.tps import TpsStatus
 from sirekap.codes import Level, level_of
+from sirekap.findings import severity_of
 
 Source = strawberry.enum(models.Source, description="Where numbers come from; sources are never mixed silently.")
 ResultStatus = strawberry.enum(
     models.TallyStatus, description="PROVISIONAL counts, a CLAIM by one paslon's post, or the OFFICIAL pleno result."
 )
 RegionLevel = strawberry.enum(Level, description="A level of the region tree.")
+FindingSeverity = strawberry.enum(
+    Severity,
+    name="FindingSeverity",
+    description="How much a finding matters: ANOMALY (a consistency rule failed), INCOMPLETE (a number a check needs"
+    " is missing), NOTE (only a field the upstream may leave out is missing).",
+)
+TpsStatusEnum = strawberry.enum(
+    TpsStatus,
+    name="TpsStatus",
+    description="Where a TPS stands: WAITING (no numbers), REPORTED, ANOMALY (a consistency rule failed on its"
+    " numbers) or UNREADABLE (its latest Sirekap document cannot be read; the last good numbers are kept).",
+)
 
 
 @strawberry.enum(description="Where a region stands on the way to its official result.")
@@ -76,15 +91,24 @@ class Coverage:
     ratio: float | None = strawberry.field(description="reported / expected, 0..1.")
 
 
-@strawberry.type(description="A consistency check that failed (an anomaly).")
+@strawberry.type(description="A consistency check that failed or could not run, and how much that matters.")
 class Finding:
     check: str = strawberry.field(description="The check's stable name, e.g. votes_sum_valid.")
     kind: str = strawberry.field(description="'invalid' (a contradiction) or 'incomplete' (numbers missing).")
+    severity: FindingSeverity = strawberry.field(description="Anomaly, incomplete or note.")  # type: ignore[valid-type]
     message: str = strawberry.field(description="What failed, with the numbers.")
 
     @classmethod
     def many(cls, findings: list[dict[str, str]]) -> list[Finding]:
-        return [cls(check=f.get("check", ""), kind=f.get("kind", ""), message=f.get("message", "")) for f in findings]
+        return [
+            cls(
+                check=f.get("check", ""),
+                kind=f.get("kind", ""),
+                severity=Severity(severity_of(f)),
+                message=f.get("message", ""),
+            )
+            for f in findings
+        ]
 
 
 @strawberry.type(description="One source's numbers for one region.")
@@ -252,6 +276,14 @@ class Region:
         row = await info.context.loaders.race_region.load((self.race_id, self.code))
         return row[1] if row else 0
 
+    @strawberry.field(
+        description="TPS below whose DPT no Sirekap document has stated yet (a TPS file states it once uploaded and"
+        " readable): registeredVoters counts only the others, so it is complete when this is 0."
+    )
+    async def tps_without_registered_voters(self, info: Info) -> int:
+        row = await info.context.loaders.race_region.load((self.race_id, self.code))
+        return row[2] if row else 0
+
     @strawberry.field(description="One source's result here; null when the source has none for this level.")
     async def results(self, info: Info, source: Source) -> Result | None:  # type: ignore[valid-type]
         if source is models.Source.POSKO or not read.applies(source, self.code):
@@ -354,6 +386,15 @@ class TallyVersion:
     entered_by: str | None = strawberry.field(description="Who or what recorded it.")
 
 
+@strawberry.type(description="A Sirekap document that cannot be read now (its last good numbers are kept).")
+class UnreadableDocument:
+    path: str = strawberry.field(description="The document's path on the data host.")
+    reason: str = strawberry.field(description="html (an error or WAF page), truncated, not_json or shape.")
+    detail: str = strawberry.field(description="What the sync saw, e.g. where the JSON ends.")
+    since: Timestamp = strawberry.field(description="The first pass that could not read it (this time).")
+    last_tried: Timestamp = strawberry.field(description="The last pass that tried.")
+
+
 @strawberry.type(description="A polling station (tempat pemungutan suara).")
 class Tps:
     id: strawberry.Private[int]
@@ -363,6 +404,21 @@ class Tps:
     code: str = strawberry.field(description="13-digit code: desa code + TPS number.")
     number: int = strawberry.field(description="TPS number within its desa/kelurahan.")
     registered_voters: int = strawberry.field(description="Registered voters (DPT).")
+
+    @strawberry.field(description="Where the TPS stands: WAITING, REPORTED, ANOMALY or UNREADABLE.")
+    async def status(self, info: Info) -> TpsStatusEnum:  # type: ignore[valid-type]
+        return (await info.context.loaders.tps_state.load((self.race_id, self.id, self.code))).status
+
+    @strawberry.field(description="Its latest Sirekap document when it cannot be read (status UNREADABLE), else null.")
+    async def unreadable(self, info: Info) -> UnreadableDocument | None:
+        found = (await info.context.loaders.tps_state.load((self.race_id, self.id, self.code))).unreadable
+        if found is None:
+            return None
+        since, last = Timestamp.of(found.since, self.time_zone), Timestamp.of(found.seen_at, self.time_zone)
+        assert since is not None and last is not None
+        return UnreadableDocument(
+            path=found.path, reason=found.reason, detail=found.detail, since=since, last_tried=last
+        )
 
     @strawberry.field(description="The desa/kelurahan of the TPS.")
     async def desa(self, info: Info) -> Region:

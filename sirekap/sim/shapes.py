@@ -78,18 +78,23 @@ def pemilu_region_file(ts: str, ids: Sequence[str], chart: Totals, rows: Iterabl
     }
 
 
-def pilkada_region_file(ts: str, ids: Sequence[str], chart: Totals, rows: Iterable[tuple[str, Totals]]) -> Json:
+def pilkada_region_file(
+    ts: str, ids: Sequence[str], chart: Totals, rows: Iterable[tuple[str, Totals]], *, chart_votes: bool = True
+) -> Json:
+    """A Pilkada 2024 aggregated file; `chart_votes` False for a province's overview of its kab/kota races, whose
+    chart has only the progress (each race has its own candidates, in its row)."""
     table: Json = {}
     for code, row in rows:
         progres = {"total": row.total, "persen": _row_persen(row), "progres": row.progres}
         table[code] = {"psu": "Reguler", **_counts(ids, row), "progres": progres, "status_progress": _done(row)}
     chart_progres = {"total": chart.total, "persen": persen(chart.progres, chart.total), "progres": chart.progres}
+    counts = _counts(ids, chart) if chart_votes else {}
     return {
         "mode": "hhcw",
         "psu": "Reguler",
         "ts": ts,
         "progres": {"total": chart.total, "progres": chart.progres},
-        "tungsura": {"chart": {**_counts(ids, chart), "progres": chart_progres}, "table": table},
+        "tungsura": {"chart": {**counts, "progres": chart_progres}, "table": table},
     }
 
 

@@ -118,7 +118,7 @@ def test_outage_and_sync_failure_fire_and_resolve(tmp_path: Path, drill_database
     api_env = {
         "PANTAU_DATABASE_URL": drill_database_url,
         "PANTAU_SIREKAP_URL": f"http://127.0.0.1:{free_port()}",  # this API cannot reach Sirekap: its sync fails
-        "PANTAU_SYNC_RACES": "pkwkk 5304",
+        "PANTAU_SYNC_RACES": "pkwkk 5304 2020",
         "PANTAU_SYNC_INTERVAL": "1",
     }
     monitor_env = {

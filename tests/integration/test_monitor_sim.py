@@ -21,7 +21,8 @@ from starlette.applications import Starlette
 
 from monitor.app import create_app
 from monitor.probe import Reason
-from monitor.settings import Settings, Target, maintenance_from, race_file_url
+from monitor.settings import Settings, Target, maintenance_from
+from sirekap.races import RaceTarget, race_file_url
 from sirekap.sim.testing import RunningSim, running_simulator
 from tests.servers import serving_here
 
@@ -45,7 +46,7 @@ def sim() -> Iterator[RunningSim]:
 
 
 def settings_for(sim: RunningSim, database_url: str, **changes: Any) -> Settings:
-    target = Target(NAME, race_file_url(sim.base_url, "pkwkk", "5304"))
+    target = Target(NAME, race_file_url(sim.base_url, RaceTarget.parse("pkwkk 5304")))
     settings = Settings(
         targets=(target,),
         database_url=database_url,

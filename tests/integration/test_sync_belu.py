@@ -56,10 +56,12 @@ async def test_bootstrap_into_an_empty_database_builds_the_race_from_the_upstrea
         async with h.sessions() as session:
             race = await session.scalar(select(Race).where(Race.kind == "pkwkk", Race.region_code == "5304"))
             assert race is not None
-            assert (race.time_zone, race.voting_day.isoformat(), race.voter_cap_per_tps) == (
+            # identity from the configured target (Pilkada 2020), never from a document's time
+            assert (race.slug, race.time_zone, race.voting_day.isoformat(), race.voter_cap_per_tps) == (
+                "pkwkk-5304-2020",
                 "Asia/Makassar",
                 "2020-12-09",
-                600,
+                500,
             )
             assert race.title == "Pemilihan Bupati BELU"
             levels = {

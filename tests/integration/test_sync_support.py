@@ -18,12 +18,13 @@ from api.rollup_check import rollup_mismatches
 from api.store import RaceInfo
 from api.sync.fetcher import FetchPolicy
 from api.sync.metrics import SyncStats
-from api.sync.plan import RaceTarget
 from api.sync.service import SyncConfig, SyncService
 from sirekap.codes import url_path
+from sirekap.races import RaceTarget
 from sirekap.timestamps import WIB
 
-BELU = RaceTarget.parse("pkwkk 5304")
+#: The belu-2020 scenario is Pilkada 2020: the race is named with its election.
+BELU = RaceTarget.parse("pkwkk 5304 2020")
 #: Quick to give up, so failure tests take a second, not a minute; still retries and still backs off.
 TEST_POLICY = FetchPolicy(
     concurrency=8, timeout_seconds=5, retries=1, backoff_base_seconds=0.01, backoff_cap_seconds=0.05
