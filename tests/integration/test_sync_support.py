@@ -48,12 +48,16 @@ class Harness:
 
 @asynccontextmanager
 async def sync_harness(
-    database_url: str, base_url: str, clock: FakeClock, policy: FetchPolicy = TEST_POLICY
+    database_url: str,
+    base_url: str,
+    clock: FakeClock,
+    policy: FetchPolicy = TEST_POLICY,
+    targets: tuple[RaceTarget, ...] = (BELU,),
 ) -> AsyncIterator[Harness]:
     engine = create_engine(database_url)
     sessions = sessionmaker(engine)
     stats = SyncStats()
-    config = SyncConfig(base_url, (BELU,), source_zone=WIB, policy=policy)
+    config = SyncConfig(base_url, targets, source_zone=WIB, policy=policy)
     service = SyncService(config, sessions, stats=stats, clock=clock)
     try:
         yield Harness(service, sessions, stats)
