@@ -236,7 +236,7 @@ class SyncService:
             await record_rejections(session, race_id, result.rejections, now)
             await prune_rejections(session, race_id)
             await record_unreadable(
-                session, race_id, result.rejections, read=result.read, settled=result.settled, now=now
+                session, race_id, result.unreadable, read=result.read, settled=result.settled, now=now
             )
             self.stats.race(target.label).unreadable = await unreadable_count(session, race_id)
 

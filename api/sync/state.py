@@ -84,21 +84,25 @@ class Rejection:
 
     @property
     def unreadable(self) -> bool:
-        """Whether the document itself cannot be read (as opposed to stale, or naming an unknown region)."""
+        """Whether the document itself cannot be read (as opposed to stale, naming an unknown region, or a host
+        that is struggling right now)."""
         return self.code is not None and self.reason in UNREADABLE_REASONS
 
 
-#: Rejection reasons that mean the document cannot be read at all (`sirekap.documents` reasons).
-UNREADABLE_REASONS = frozenset({"html", "truncated", "not_json", "shape"})
+#: Reasons that mean a document cannot be read whatever the host's health: what came back is not the document
+#: (`sirekap.documents` reasons), or the host refuses that one document (404, another 4xx such as a WAF's 403).
+#: Timeouts, refused connections and 5xx are the host's health (the monitor's and SyncFailing's business).
+UNREADABLE_REASONS = frozenset({"html", "truncated", "not_json", "shape", "not_found", "http_4xx"})
 
 
-def describe(rejections: Sequence[Rejection], shown: int = 3) -> str:
-    """The documents of a pass's rejections, for a log line: `2 unreadable: …/5304012001001.json (html), …`."""
-    if not rejections:
+def describe(documents: Sequence[Rejection], shown: int = 3) -> str:
+    """Documents a pass could not use, by path, for a log line: `2 documents not read: /…/5304012001001.json (html),
+    /…/5304012001005.json (truncated)`."""
+    if not documents:
         return ""
-    named = ", ".join(f"{r.path} ({r.reason})" for r in rejections[:shown])
-    more = f" and {len(rejections) - shown} more" if len(rejections) > shown else ""
-    return f"{len(rejections)} document{'s' if len(rejections) != 1 else ''} refused: {named}{more}"
+    named = ", ".join(f"{r.path} ({r.reason})" for r in documents[:shown])
+    more = f" and {len(documents) - shown} more" if len(documents) > shown else ""
+    return f"{len(documents)} document{'s' if len(documents) != 1 else ''} not read: {named}{more}"
 
 
 async def record_rejections(session: AsyncSession, race_id: int, rejections: Sequence[Rejection], at: datetime) -> None:

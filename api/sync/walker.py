@@ -81,6 +81,8 @@ class PassResult:
     #: Kecamatan with a TPS written this pass: what the pass announces to subscribers.
     changed_kecamatan: set[str] = field(default_factory=set)
     rejections: list[Rejection] = field(default_factory=list)
+    #: Documents of a region or TPS that could not be fetched this pass, with the fetch's reason.
+    unfetched: list[Rejection] = field(default_factory=list)
     failures: Counter[str] = field(default_factory=Counter)
     rebootstrap: bool = False
     #: Regions and TPS whose document was read this pass, and desa whose every TPS is synced: no longer unreadable.
@@ -89,18 +91,15 @@ class PassResult:
 
     @property
     def unreadable(self) -> list[Rejection]:
-        return [r for r in self.rejections if r.unreadable]
+        """The documents that cannot be read whatever the host's health (`api.sync.state.UNREADABLE_REASONS`)."""
+        return [r for r in self.rejections + self.unfetched if r.unreadable]
 
     def summary(self) -> str:
-        """What went wrong, in one line: the reason and detail of a failed pass; the documents a partial pass
-        refused (by path) and how many it could not fetch."""
+        """What went wrong, in one line: the reason and detail of a failed pass; the documents a partial pass could
+        not use, by path."""
         if self.outcome == "failure":
             return f"{self.reason}: {self.detail}"
-        parts = [describe(self.rejections)] if self.rejections else []
-        unfetched = self.failures - Counter(r.reason for r in self.rejections)
-        if unfetched:
-            parts.append("not fetched: " + ", ".join(f"{n} ({reason})" for reason, n in sorted(unfetched.items())))
-        return "; ".join(parts)
+        return describe(self.rejections + self.unfetched)
 
 
 @dataclass(frozen=True)
@@ -205,7 +204,7 @@ class SyncPass:
             state = self.states.get(code, RegionState())
             fetched = await self._fetch_region(code, state)
             if fetched.status == "failed":
-                self._failure(fetched.reason or "transport")
+                self._unfetched(fetched, code)
                 return False
             if fetched.status == "not_modified":
                 # the file is as it was when its subtree was last fully synced: only the parent's row moved
@@ -324,7 +323,7 @@ class SyncPass:
     ) -> object:
         fetched = await self.fetcher.get(self.target.region_file_path(code))
         if fetched.status != "ok":
-            self._failure(fetched.reason or "transport")
+            self._unfetched(fetched, code)
             return _FAILED
         self.stats.documents["fetched"] += 1
         try:
@@ -380,6 +379,11 @@ class SyncPass:
     def _failure(self, reason: str) -> None:
         self.stats.failures[reason] += 1
         self.result.failures[reason] += 1
+
+    def _unfetched(self, fetched: Fetched, code: str) -> None:
+        reason = fetched.reason or "transport"
+        self._failure(reason)
+        self.result.unfetched.append(Rejection(fetched.path, reason, fetched.detail, code))
 
     def _reject(self, path: str, reason: str, detail: str, code: str | None = None) -> None:
         self.stats.documents["rejected"] += 1

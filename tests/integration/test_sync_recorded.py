@@ -134,7 +134,7 @@ async def test_bootstrap_from_the_real_layout_with_its_quirks(empty_database_url
         # the pass walks the tree and says which documents it could not read, by path
         assert result.outcome == "partial", result
         summary = result.summary()
-        assert summary.startswith("2 documents refused: ") and tps_path(html) in summary, summary
+        assert summary.startswith("2 documents not read: ") and tps_path(html) in summary, summary
         assert tps_path(truncated) in summary and "(html)" in summary and "(truncated)" in summary
         # the layout asked for is the real one: no invented list
         assert "/wilayah/pilkada/pkwkp/0.json" in h.upstream.requests
