@@ -12,7 +12,8 @@ from api.graphql.context import Info
 from api.graphql.errors import PublicError
 from api.graphql.findings import FindingConnection, findings_connection
 from api.graphql.paging import PageInfo
-from api.graphql.types import FindingSeverity, Race, Region, Source, Tps, TpsStatusEnum
+from api.graphql.tps import Tps, TpsStatusEnum
+from api.graphql.types import FindingSeverity, Race, Region, Source
 from api.graphql.upstream import Upstream, upstream_status
 from api.read.catalog import RaceRow
 from api.read.findings import Severity

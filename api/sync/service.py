@@ -37,6 +37,7 @@ from api.settings import Settings
 from api.sync.bootstrap import BootstrapFailed, bootstrap_race, find_race
 from api.sync.fetcher import Fetcher, FetchPolicy, create_client
 from api.sync.metrics import RaceStats, SyncStats, register_sync_metrics
+from api.sync.pass_result import PassResult
 from api.sync.state import (
     ensure_sync_race,
     prune_rejections,
@@ -45,7 +46,7 @@ from api.sync.state import (
     sync_race,
     unreadable_count,
 )
-from api.sync.walker import PassResult, RaceContext, SyncPass
+from api.sync.walker import RaceContext, SyncPass
 from api.sync.writer import Writer
 from sirekap.races import RaceError, RaceTarget, parse_targets
 

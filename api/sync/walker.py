@@ -11,11 +11,9 @@ sync state is written only once everything below it is, so a pass cut short anyw
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -26,16 +24,16 @@ from api.store import RaceInfo, TallyInput
 from api.sync.fetcher import Fetched, Fetcher
 from api.sync.ingest import TpsTally, fill_registered_voters, record_tps_tallies
 from api.sync.metrics import RaceStats
+from api.sync.pass_result import DptOnly, PassResult
 from api.sync.plan import changed_children, changed_tps, chart_fingerprint, row_fingerprint
 from api.sync.pool import bounded_map
-from api.sync.state import RegionState, Rejection, describe, region_states, save_region_states
+from api.sync.state import RegionState, Rejection, region_states, save_region_states
 from api.sync.writer import Writer
 from sirekap.checks import check_tps
 from sirekap.codes import LENGTHS, Level, level_of
 from sirekap.documents import DocumentError, RegionFile, TpsFile, parse_region_file, parse_tps_file
 from sirekap.races import RaceTarget
 
-Outcome = Literal["success", "partial", "failure"]
 #: Concurrent regions in progress, per level of the region being processed.
 LEVEL_SLOTS = {Level.PROVINSI: 8, Level.KABUPATEN: 8, Level.KECAMATAN: 16, Level.DESA: 48}
 ENTERED_BY = "sirekap-sync"
@@ -67,48 +65,6 @@ class RaceContext:
             race.voter_cap_per_tps,
             source_zone,
         )
-
-
-@dataclass
-class PassResult:
-    outcome: Outcome
-    reason: str | None = None
-    detail: str = ""
-    upstream_ts: datetime | None = None
-    tps_in: int | None = None
-    tps_total: int | None = None
-    tps_written: int = 0
-    #: Kecamatan with a TPS written this pass: what the pass announces to subscribers.
-    changed_kecamatan: set[str] = field(default_factory=set)
-    rejections: list[Rejection] = field(default_factory=list)
-    #: Documents of a region or TPS that could not be fetched this pass, with the fetch's reason.
-    unfetched: list[Rejection] = field(default_factory=list)
-    failures: Counter[str] = field(default_factory=Counter)
-    rebootstrap: bool = False
-    #: Regions and TPS whose document was read this pass, and desa whose every TPS is synced: no longer unreadable.
-    read: set[str] = field(default_factory=set)
-    settled: set[str] = field(default_factory=set)
-
-    @property
-    def unreadable(self) -> list[Rejection]:
-        """The documents that cannot be read whatever the host's health (`api.sync.state.UNREADABLE_REASONS`)."""
-        return [r for r in self.rejections + self.unfetched if r.unreadable]
-
-    def summary(self) -> str:
-        """What went wrong, in one line: the reason and detail of a failed pass; the documents a partial pass could
-        not use, by path."""
-        if self.outcome == "failure":
-            return f"{self.reason}: {self.detail}"
-        return describe(self.rejections + self.unfetched)
-
-
-@dataclass(frozen=True)
-class DptOnly:
-    """A TPS file with no votes yet that states the TPS's registered voters (DPT)."""
-
-    tps_id: int
-    tps_code: str
-    registered_voters: int
 
 
 _FAILED = object()  # a TPS whose file could not be had this pass
