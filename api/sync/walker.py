@@ -232,8 +232,6 @@ class SyncPass:
                 await save_region_states(session, race.id, [(code, done)], now=now)
             return written
 
-        if complete:
-            self.result.settled.add(code)
         if tallies or dpt_only or complete:
             written = await self.writer.submit(job)
             self.stats.documents["changed"] += len(written)
@@ -242,6 +240,7 @@ class SyncPass:
             if complete:
                 self.states[code] = done
                 self.synced[code] = done.fingerprint
+                self.result.settled.add(code)
         return complete
 
     async def _desa_now(
