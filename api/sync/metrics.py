@@ -14,7 +14,8 @@ All series carry a `race` label (`pkwkk-5304`, `ppwp-0`: the configured kind and
     pantau_sync_upstream_lag_seconds                 now minus that `ts` (grows while Sirekap is down or frozen)
     pantau_sync_tps_in / pantau_sync_tps_total       the upstream's progress for the race (TPS in, TPS total)
     pantau_sync_unreadable_documents                 documents of the race that cannot be read now (HTML, truncated,
-                                                     not JSON, wrong shape), as of the last pass
+                                                     not JSON, wrong shape, a 404 or other 4xx for that document),
+                                                     as of the last pass
 
 `reason` values: the fetch reasons of `api.sync.fetcher` (refused, timeout, transport, http_5xx, http_4xx, throttled,
 not_found, circuit_open), the document reasons of `sirekap.documents` (html, truncated, not_json, shape), and

@@ -129,3 +129,21 @@ def test_titles_and_zones() -> None:
         "Asia/Jakarta",
         "Asia/Jayapura",
     )
+
+
+def test_the_shared_format_code_imports_only_the_standard_library() -> None:
+    """What both services import from `sirekap` (races, codes, documents, checks, …) drags in no dependency; the
+    simulator (`sirekap.sim`, an HTTP server) is the only part that uses one."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parents[2] / "sirekap"
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                assert top in sys.stdlib_module_names or top == "sirekap", f"{path.name} imports {name}"
