@@ -180,6 +180,8 @@ class RaceRegion(Base):
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True)
     tps_total: Mapped[int] = mapped_column(Integer, default=0)
     registered_voters: Mapped[int] = mapped_column(Integer, default=0)
+    #: TPS below whose DPT no document has stated yet: `registered_voters` counts only the others.
+    tps_without_dpt: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class Tally(Base):
@@ -227,10 +229,29 @@ class Tally(Base):
     received_at: Mapped[datetime]
     findings: Mapped[list[Any]] = mapped_column(JSON, default=list)
     finding_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Findings of severity "anomaly" (a failed consistency rule): only these make a TPS an anomaly.
+    anomaly_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     entered_by: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(String(500))
 
     votes: Mapped[list[TallyVote]] = relationship(lazy="raise", order_by="TallyVote.paslon_id")
+
+
+class TallyFinding(Base):
+    """One finding of one tally version (a row of `tallies.findings`), so findings page and filter in SQL."""
+
+    __tablename__ = "tally_findings"
+    __table_args__ = (Index("ix_tally_findings_race_subject", "race_id", "subject_code", "tally_id", "position"),)
+
+    tally_id: Mapped[int] = mapped_column(ForeignKey("tallies.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    race_id: Mapped[int] = mapped_column(ForeignKey("races.id"))
+    subject_code: Mapped[str] = mapped_column(String(13))
+    source: Mapped[str] = mapped_column(_enum(Source))
+    rule: Mapped[str] = mapped_column(String(40))  # the check's stable name
+    severity: Mapped[str] = mapped_column(String(10))  # anomaly, incomplete, note
+    kind: Mapped[str] = mapped_column(String(10))  # invalid, incomplete
+    message: Mapped[str] = mapped_column(String(500))
 
 
 class TallyVote(Base):

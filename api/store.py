@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from api import findings as stored_findings
 from api.models import (
     TPS_SOURCES,
     Paslon,
@@ -226,7 +227,7 @@ def unchanged(old: Tally, old_votes: Mapping[int, int], new: TallyInput) -> bool
     return (
         dict(old_votes) == dict(new.votes)
         and all(getattr(old, name) == getattr(new, name) for name in COMPARED_FIELDS)
-        and list(old.findings) == [dict(f) for f in new.findings]
+        and list(old.findings) == stored_findings.stored(new.findings)
         and old.status == new.status
         and old.source_date == new.source_date
     )
@@ -272,13 +273,17 @@ async def _write(
         "source_ts": tally.source_ts,
         "source_date": tally.source_date,
         "received_at": received_at,
-        "findings": [dict(f) for f in tally.findings],
+        "findings": stored_findings.stored(tally.findings),
         "finding_count": len(tally.findings),
+        "anomaly_count": stored_findings.anomaly_count(tally.findings),
         "entered_by": tally.entered_by,
         "note": tally.note,
     }
     tally_id = await session.scalar(_INSERT_TALLY, row)
     assert tally_id is not None
+    await stored_findings.insert_rows(
+        session, stored_findings.rows(tally_id, race.id, source, subject, row["findings"])
+    )
     if tally.votes:
         await session.execute(
             _INSERT_VOTES,

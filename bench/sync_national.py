@@ -36,8 +36,8 @@ from api.db import create_engine, sessionmaker  # noqa: E402
 from api.migrate import upgrade  # noqa: E402
 from api.sync.fetcher import FetchPolicy, create_client  # noqa: E402
 from api.sync.metrics import SyncStats  # noqa: E402
-from api.sync.plan import RaceTarget  # noqa: E402
 from api.sync.service import SyncConfig, SyncService  # noqa: E402
+from sirekap.races import RaceTarget  # noqa: E402
 from sirekap.sim.national_tree import build_tree  # noqa: E402
 from sirekap.timestamps import WIB  # noqa: E402
 

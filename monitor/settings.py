@@ -12,9 +12,8 @@ from datetime import datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sirekap.codes import url_path
+from sirekap.races import parse_targets, race_file_url
 
-ELECTIONS = {"ppwp": "pemilu", "pkwkp": "pilkada", "pkwkk": "pilkada"}
 WIB = ZoneInfo("Asia/Jakarta")
 WITA = ZoneInfo("Asia/Makassar")
 Span = tuple[datetime, datetime]
@@ -130,19 +129,9 @@ def _positive(parse: Callable[[str], T]) -> Callable[[str], T]:
     return positive
 
 
-def race_file_url(base_url: str, kind: str, region_code: str) -> str:
-    """The aggregated file of a race: `{base}/pilkada/hhcw/pkwkk/53/5304.json`, `{base}/pemilu/hhcw/ppwp.json`."""
-    base = base_url.rstrip("/")
-    if kind not in ELECTIONS:
-        raise ValueError(f"unknown race {kind!r}: one of {', '.join(ELECTIONS)}")
-    election = ELECTIONS[kind]
-    if not region_code:
-        return f"{base}/{election}/hhcw/{kind}.json"
-    return f"{base}/{election}/hhcw/{kind}/{url_path(region_code)}.json"
-
-
 def targets_from(environ: Mapping[str, str]) -> tuple[Target, ...]:
-    """Explicit `PANTAU_PROBE_TARGETS` (name=url, comma-separated), else the race files of PANTAU_SYNC_RACES."""
+    """Explicit `PANTAU_PROBE_TARGETS` (name=url, comma-separated), else the race files of PANTAU_SYNC_RACES, each
+    named by its race's label as in the sync's metrics (`sirekap.races`: `pkwkk-5304`, `ppwp-0`)."""
     explicit = [part.strip() for part in environ.get("PANTAU_PROBE_TARGETS", "").split(",") if part.strip()]
     if explicit:
         targets = []
@@ -157,12 +146,8 @@ def targets_from(environ: Mapping[str, str]) -> tuple[Target, ...]:
     base = environ.get("PANTAU_SIREKAP_URL")
     if not base:
         return ()
-    races = [part.split() for part in environ.get("PANTAU_SYNC_RACES", "").split(",") if part.strip()]
-    return tuple(
-        Target(f"{kind}-{code}" if code else kind, race_file_url(base, kind, code))
-        for kind, *rest in races
-        for code in [rest[0] if rest else ""]
-    )
+    races = parse_targets(environ.get("PANTAU_SYNC_RACES", ""))
+    return tuple(Target(race.label, race_file_url(base, race)) for race in races)
 
 
 def maintenance_from(value: str, zone: ZoneInfo) -> tuple[Maintenance | DailyMaintenance, ...]:

@@ -91,7 +91,7 @@ def run(argv: list[str]) -> int:
         "PANTAU_DATABASE_URL": database_url,
         "PANTAU_MONITOR_DATABASE_URL": f"sqlite:///{args.monitor_database}",
         "PANTAU_SIREKAP_URL": sirekap,
-        "PANTAU_SYNC_RACES": "pkwkk 5304",
+        "PANTAU_SYNC_RACES": "pkwkk 5304 2020",
         # Drill seconds: a probe round every minute of the night, and a sync pass every minute too, but never more
         # than once a real second (a faster drill would keep SQLite's one writer busy with nothing but passes).
         "PANTAU_SYNC_INTERVAL": os.environ.get("PANTAU_SYNC_INTERVAL", f"{max(60.0, args.speed):g}"),

@@ -1,8 +1,10 @@
 """The consistency checks independent auditors run on a TPS tally (docs/sirekap-format.md), as pure functions.
 
-Each check returns named findings instead of raising: `invalid` when the numbers contradict each other (an OCR
-misread such as 3 read as 8, or 58 as 948), `incomplete` when a check cannot run because its inputs are missing.
-A check whose inputs are missing yields one incomplete finding naming them; nothing here raises on missing data.
+Each check returns named findings instead of raising (`sirekap.findings`): `invalid` when the numbers contradict
+each other (an OCR misread such as 3 read as 8, or 58 as 948: severity "anomaly"), `incomplete` when a check cannot
+run because its inputs are missing (severity "incomplete", or "note" when only optional fields are missing). A check
+whose inputs are missing yields one finding naming them; nothing here raises on missing data. The checks of a
+region file against its rows are `sirekap.region_checks` (re-exported here).
 
 Check names (stable, machine-readable):
     votes_sum_valid             sum of candidate votes == suara_sah
@@ -16,42 +18,24 @@ Check names (stable, machine-readable):
     count_range                 each count an integer 0 <= v < 10000
     missing_field               an expected candidate has no count, or nothing was uploaded yet
     unknown_candidate           a count for a candidate id the race does not have
-    chart_table_sum             region totals == sum of its children's rows (region files)
-    progress_sum                region TPS progress == sum of its children's progress (region files)
-    progress_range              0 <= TPS in <= TPS total, and `persen` agrees with them (region files)
+    chart_table_sum, progress_sum, progress_range     region files (`sirekap.region_checks`)
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Collection, Mapping
 
-from sirekap.documents import ADMINISTRASI_KEYS, Progress, RegionFile, TpsFile
+from sirekap.findings import Finding, contradiction, not_checked
+from sirekap.region_checks import check_region
+from sirekap.tps_files import ADMINISTRASI_KEYS, TpsFile
 
-Kind = Literal["incomplete", "invalid"]
+__all__ = ["COUNT_LIMIT", "VOTER_GROUPS", "Finding", "check_region", "check_tally", "check_tps", "with_reserve"]
 
 #: Counts at or above this are not something a single TPS sheet can hold (7: 0 <= v < 10000).
 COUNT_LIMIT = 10_000
 #: Voter groups of the administrasi page, each with `_j` (total), `_l` (men) and `_p` (women).
 VOTER_GROUPS = ("pemilih_dpt", "pengguna_dpt", "pengguna_dptb", "pengguna_non_dpt", "pengguna_total")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One check that failed (`invalid`) or could not run (`incomplete`); `message` names the numbers."""
-
-    check: str
-    kind: Kind
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"check": self.check, "kind": self.kind, "message": self.message}
-
-
-def _incomplete(check: str, missing: Iterable[str]) -> Finding:
-    return Finding(check, "incomplete", f"cannot check: {', '.join(missing)} missing")
 
 
 def with_reserve(count: int, reserve: float) -> int:
@@ -125,48 +109,45 @@ def _tally_rules(
     findings: list[Finding] = []
     counts = list(votes.values())
     if not counts:
-        findings.append(_incomplete("votes_sum_valid", ["candidate votes"]))
+        findings.append(not_checked("votes_sum_valid", ["candidate votes"]))
     elif valid is None or None in counts:
         missing = [f"votes[{key}]" for key, value in votes.items() if value is None]
-        findings.append(_incomplete("votes_sum_valid", missing + (["suara_sah"] if valid is None else [])))
+        findings.append(not_checked("votes_sum_valid", missing + (["suara_sah"] if valid is None else [])))
     elif (summed := sum(c for c in counts if c is not None)) != valid:
         parts = " + ".join(str(c) for c in counts)
         findings.append(
-            Finding("votes_sum_valid", "invalid", f"candidate votes {parts} = {summed}, but suara_sah is {valid}")
+            contradiction("votes_sum_valid", f"candidate votes {parts} = {summed}, but suara_sah is {valid}")
         )
 
     if valid is None or invalid is None or total is None:
         findings.append(
-            _incomplete("valid_invalid_total", _nones(suara_sah=valid, suara_tidak_sah=invalid, suara_total=total))
+            not_checked("valid_invalid_total", _nones(suara_sah=valid, suara_tidak_sah=invalid, suara_total=total))
         )
     elif valid + invalid != total:
         findings.append(
-            Finding(
+            contradiction(
                 "valid_invalid_total",
-                "invalid",
                 f"suara_sah {valid} + suara_tidak_sah {invalid} = {valid + invalid}, but suara_total is {total}",
             )
         )
 
     if total is None or voters_total is None:
-        findings.append(_incomplete("total_within_voters", _nones(suara_total=total, pengguna_total_j=voters_total)))
+        findings.append(not_checked("total_within_voters", _nones(suara_total=total, pengguna_total_j=voters_total)))
     elif total > voters_total:
         findings.append(
-            Finding(
+            contradiction(
                 "total_within_voters",
-                "invalid",
                 f"suara_total {total} is more than the {voters_total} voters who came (pengguna_total_j)",
             )
         )
 
     groups = {"pengguna_dpt_j": voters_dpt, "pengguna_dptb_j": voters_dptb, "pengguna_non_dpt_j": voters_non_dpt}
     if voters_total is None or None in groups.values():
-        findings.append(_incomplete("voters_groups_sum", _nones(pengguna_total_j=voters_total, **groups)))
+        findings.append(not_checked("voters_groups_sum", _nones(pengguna_total_j=voters_total, **groups)))
     elif (summed_groups := sum(v for v in groups.values() if v is not None)) != voters_total:
         findings.append(
-            Finding(
+            contradiction(
                 "voters_groups_sum",
-                "invalid",
                 f"pengguna_dpt_j {voters_dpt} + pengguna_dptb_j {voters_dptb} + pengguna_non_dpt_j {voters_non_dpt}"
                 f" = {summed_groups}, but pengguna_total_j is {voters_total}",
             )
@@ -174,15 +155,14 @@ def _tally_rules(
 
     if voters_dpt is None or registered_voters is None:
         findings.append(
-            _incomplete(
+            not_checked(
                 "dpt_users_within_registered", _nones(pengguna_dpt_j=voters_dpt, pemilih_dpt_j=registered_voters)
             )
         )
     elif voters_dpt > registered_voters:
         findings.append(
-            Finding(
+            contradiction(
                 "dpt_users_within_registered",
-                "invalid",
                 f"pengguna_dpt_j {voters_dpt} is more than the {registered_voters} registered voters (pemilih_dpt_j)",
             )
         )
@@ -206,19 +186,17 @@ def _count_range(named: Mapping[str, int | None]) -> list[Finding]:
     ]
     if not bad:
         return []
-    return [Finding("count_range", "invalid", f"counts must be integers 0..{COUNT_LIMIT - 1}: {', '.join(bad)}")]
+    return [contradiction("count_range", f"counts must be integers 0..{COUNT_LIMIT - 1}: {', '.join(bad)}")]
 
 
 def _within(check: str, what: str, total: int | None, limit: int, reserve: float) -> list[Finding]:
     if total is None:
-        return [_incomplete(check, ["suara_total"])]
+        return [not_checked(check, ["suara_total"])]
     allowed = with_reserve(limit, reserve)
     if total <= allowed:
         return []
     return [
-        Finding(
-            check, "invalid", f"suara_total {total} is more than {allowed} ({limit} {what} plus {reserve:.0%} reserve)"
-        )
+        contradiction(check, f"suara_total {total} is more than {allowed} ({limit} {what} plus {reserve:.0%} reserve)")
     ]
 
 
@@ -236,20 +214,25 @@ def check_tps(
     page = doc.administrasi
     if doc.votes is None and page is None:
         return [
-            Finding("missing_field", "incomplete", "nothing uploaded yet: no candidate votes, no administrasi page")
+            Finding(
+                "missing_field",
+                "incomplete",
+                "nothing uploaded yet: no candidate votes, no administrasi page",
+                "incomplete",
+            )
         ]
     votes = doc.votes or {}
     findings: list[Finding] = []
     if candidate_ids is not None:
         absent = [cid for cid in candidate_ids if cid not in votes]
         if absent and votes:
-            findings.append(Finding("missing_field", "incomplete", f"no count for candidate {', '.join(absent)}"))
+            findings.append(
+                Finding("missing_field", "incomplete", f"no count for candidate {', '.join(absent)}", "incomplete")
+            )
         unknown = [cid for cid in votes if cid not in candidate_ids]
         if unknown:
             findings.append(
-                Finding(
-                    "unknown_candidate", "invalid", f"counts for candidate ids not in this race: {', '.join(unknown)}"
-                )
+                contradiction("unknown_candidate", f"counts for candidate ids not in this race: {', '.join(unknown)}")
             )
     adm: dict[str, int | None] = dict.fromkeys(ADMINISTRASI_KEYS) if page is None else vars(page)
     named: dict[str, int | None] = {f"votes[{key}]": value for key, value in votes.items()}
@@ -283,98 +266,11 @@ def _gender_split(adm: Mapping[str, int | None]) -> list[Finding]:
             missing.extend(name for name in names if adm[name] is None)
         elif men + women != total:
             findings.append(
-                Finding(
+                contradiction(
                     "gender_split",
-                    "invalid",
                     f"{names[1]} {men} + {names[2]} {women} = {men + women}, but {names[0]} is {total}",
                 )
             )
     if missing:
-        findings.append(_incomplete("gender_split", missing))
+        findings.append(not_checked("gender_split", missing))
     return findings
-
-
-# --- region files --------------------------------------------------------------------------------------------------
-
-
-def check_region(doc: RegionFile) -> list[Finding]:
-    """An aggregated file against its own rows: totals, progress sums, progress bounds.
-
-    Totals are compared only when every row has votes (no candidate keys means no data yet, and upstream
-    regenerates files in batches, so a partial region is reported incomplete rather than judged); progress sums only
-    when every row carries TPS counts (the Pilkada shape; the Pemilu shape has none, so nothing is said).
-    """
-    findings = _progress_range("chart", doc.progress)
-    for code, row in doc.children.items():
-        if row.progress is not None:
-            findings.extend(_progress_range(f"row {code}", row.progress))
-
-    rows = list(doc.children.values())
-    silent = [row.code for row in rows if row.votes is None]
-    if not rows:
-        pass
-    elif not doc.votes:
-        findings.append(_incomplete("chart_table_sum", ["the region's chart"]))
-    elif silent:
-        findings.append(
-            Finding(
-                "chart_table_sum",
-                "incomplete",
-                f"cannot check: {len(silent)} of {len(rows)} children have no votes yet ({', '.join(silent[:5])}"
-                + (", …)" if len(silent) > 5 else ")"),
-            )
-        )
-    else:
-        candidates = sorted(set(doc.votes).union(*(row.votes or {} for row in rows)))
-        for candidate in candidates:
-            summed = sum((row.votes or {}).get(candidate, 0) for row in rows)
-            chart = doc.votes.get(candidate, 0)
-            if summed != chart:
-                findings.append(
-                    Finding(
-                        "chart_table_sum",
-                        "invalid",
-                        f"candidate {candidate}: chart says {chart}, the {len(rows)} rows sum to {summed}",
-                    )
-                )
-
-    progressed = [row.progress for row in rows if row.progress is not None]
-    if progressed and len(progressed) < len(rows):
-        findings.append(
-            Finding(
-                "progress_sum",
-                "incomplete",
-                f"cannot check: {len(rows) - len(progressed)} of {len(rows)} children carry no TPS progress",
-            )
-        )
-    elif progressed:
-        tps_in = sum(p.tps_in for p in progressed)
-        tps_total = sum(p.tps_total for p in progressed)
-        if (tps_in, tps_total) != (doc.progress.tps_in, doc.progress.tps_total):
-            findings.append(
-                Finding(
-                    "progress_sum",
-                    "invalid",
-                    f"chart says {doc.progress.tps_in} of {doc.progress.tps_total} TPS in,"
-                    f" the rows sum to {tps_in} of {tps_total}",
-                )
-            )
-    return findings
-
-
-def _progress_range(where: str, progress: Progress) -> list[Finding]:
-    tps_in, tps_total, persen = progress.tps_in, progress.tps_total, progress.persen
-    if tps_in > tps_total:
-        return [Finding("progress_range", "invalid", f"{where}: {tps_in} TPS in of only {tps_total}")]
-    if persen is not None:
-        expected = tps_in * 100 / tps_total if tps_total else 0.0
-        # upstream rounds to 2 decimals, or truncates to an int in some rows
-        if abs(persen - expected) >= 1.0:
-            return [
-                Finding(
-                    "progress_range",
-                    "invalid",
-                    f"{where}: persen {persen} but {tps_in} of {tps_total} TPS is {expected:.2f}%",
-                )
-            ]
-    return []

@@ -97,24 +97,3 @@ def tps_code(desa_code: str, number: int) -> str:
     if not 1 <= number <= 999:
         raise CodeError(f"TPS number {number} out of range 1..999")
     return f"{desa_code}{number:03d}"
-
-
-def document_path(election: str, mode: str, race: str, code: str) -> str:
-    """The path of a region's document below the data host, for a mode of sirekap-format.md:
-
-    `wilayah` its region list (children), `hhcw` its aggregated counts (a TPS file for a TPS code), `hr` the manual
-    recap. `election` is "pemilu" or "pilkada", `race` "ppwp", "pkwkp" or "pkwkk"; the national root is `""`.
-
-    >>> document_path("pilkada", "hhcw", "pkwkk", "5304")
-    '/pilkada/hhcw/pkwkk/53/5304.json'
-    >>> document_path("pemilu", "wilayah", "ppwp", "")
-    '/wilayah/pemilu/ppwp/0.json'
-    """
-    if election not in ("pemilu", "pilkada"):
-        raise ValueError(f"unknown election {election!r}; expected 'pemilu' or 'pilkada'")
-    path = url_path(code)
-    if mode == "wilayah":
-        return f"/wilayah/{election}/{race}/{path or '0'}.json"
-    if mode in ("hhcw", "hr"):
-        return f"/{election}/{mode}/{race}/{path}.json" if path else f"/{election}/{mode}/{race}.json"
-    raise ValueError(f"unknown mode {mode!r}; expected 'hhcw', 'hr' or 'wilayah'")

@@ -17,6 +17,7 @@ from strawberry.dataloader import DataLoader
 from api.models import RaceRegion, Source
 from api.read.catalog import Catalog, RegionRow
 from api.read.results import SourceResult, claim_results, results_for
+from api.read.tps import TpsState, tps_states
 
 K = TypeVar("K")
 
@@ -38,6 +39,7 @@ class Loaders:
         self.race_region = DataLoader(self._race_regions)
         self.result = DataLoader(self._results)
         self.claims = DataLoader(self._claims)
+        self.tps_state = DataLoader(self._tps_states)
 
     async def _regions(self, codes: Sequence[str]) -> list[RegionRow | None]:
         found = await self.catalog.regions(codes)
@@ -51,18 +53,22 @@ class Loaders:
                 found[(race_id, parent)] = children
         return [found[key] for key in keys]
 
-    async def _race_regions(self, keys: Sequence[tuple[int, str]]) -> list[tuple[int, int] | None]:
-        """(TPS total, registered voters) of (race, region); registered voters grow as TPS report their DPT."""
-        found: dict[tuple[int, str], tuple[int, int]] = {}
+    async def _race_regions(self, keys: Sequence[tuple[int, str]]) -> list[tuple[int, int, int] | None]:
+        """(TPS total, registered voters, TPS whose DPT is unknown) of (race, region); registered voters grow as TPS
+        report their DPT."""
+        found: dict[tuple[int, str], tuple[int, int, int]] = {}
         async with self.sessions() as session:
             for race_id, codes in _by_race(keys).items():
                 rows = await session.execute(
-                    select(RaceRegion.region_code, RaceRegion.tps_total, RaceRegion.registered_voters).where(
-                        RaceRegion.race_id == race_id, RaceRegion.region_code.in_(codes)
-                    )
+                    select(
+                        RaceRegion.region_code,
+                        RaceRegion.tps_total,
+                        RaceRegion.registered_voters,
+                        RaceRegion.tps_without_dpt,
+                    ).where(RaceRegion.race_id == race_id, RaceRegion.region_code.in_(codes))
                 )
-                for code, tps_total, registered in rows:
-                    found[(race_id, code)] = (tps_total, registered)
+                for code, tps_total, registered, unknown in rows:
+                    found[(race_id, code)] = (tps_total, registered, unknown)
         return [found.get(key) for key in keys]
 
     async def _results(self, keys: Sequence[tuple[int, Source, str]]) -> list[SourceResult | None]:
@@ -84,3 +90,14 @@ class Loaders:
                 for code, claims in (await claim_results(session, race_id, codes)).items():
                     found[(race_id, code)] = claims
         return [found.get(key, []) for key in keys]
+
+    async def _tps_states(self, keys: Sequence[tuple[int, int, str]]) -> list[TpsState]:
+        """Where each (race, TPS id, TPS code) stands: a page of 100 TPS costs two statements, not 200."""
+        found: dict[int, TpsState] = {}
+        grouped: dict[int, dict[int, str]] = defaultdict(dict)
+        for race_id, tps_id, code in keys:
+            grouped[race_id][tps_id] = code
+        async with self.sessions() as session:
+            for race_id, codes in grouped.items():
+                found.update(await tps_states(session, race_id, codes))
+        return [found[tps_id] for _, tps_id, _ in keys]

@@ -10,13 +10,16 @@ from sqlalchemy import select
 from api import models
 from api.graphql.context import Info
 from api.graphql.errors import PublicError
-from api.graphql.types import Race, Region, Source, Tps
+from api.graphql.findings import FindingConnection, findings_connection
+from api.graphql.paging import PageInfo
+from api.graphql.tps import Tps, TpsStatusEnum
+from api.graphql.types import FindingSeverity, Race, Region, Source
 from api.graphql.upstream import Upstream, upstream_status
 from api.read.catalog import RaceRow
-from api.read.tps import MAX_PAGE, CursorError, TpsFilter, TpsOrder, TpsStatus, findings_below, tps_page
+from api.read.findings import Severity
+from api.read.tps import MAX_PAGE, CursorError, TpsFilter, TpsOrder, tps_page
 from sirekap.codes import CodeError, Level, level_of
 
-TpsStatusEnum = strawberry.enum(TpsStatus, description="Where a TPS stands: waiting, reported, or anomaly.")
 TpsOrderEnum = strawberry.enum(TpsOrder, description="How TPS pages are ordered (always then by code).")
 
 
@@ -26,26 +29,11 @@ class TpsEdge:
     node: Tps = strawberry.field(description="The TPS.")
 
 
-@strawberry.type(description="Where a page ends and whether more follow.")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="Whether another page follows.")
-    end_cursor: str | None = strawberry.field(description="The cursor of the last edge.")
-
-
 @strawberry.type(description="A page of TPS in keyset order.")
 class TpsConnection:
     edges: list[TpsEdge] = strawberry.field(description="The TPS of this page.")
     page_info: PageInfo = strawberry.field(description="Paging state.")
     total_count: int = strawberry.field(description="How many TPS match the filters in all pages.")
-
-
-@strawberry.type(description="A failed consistency check on the current numbers of a TPS or region.")
-class SubjectFinding:
-    subject_code: str = strawberry.field(description="The TPS or region code the numbers belong to.")
-    source: Source = strawberry.field(description="The source of the numbers.")  # type: ignore[valid-type]
-    check: str = strawberry.field(description="The check's stable name.")
-    kind: str = strawberry.field(description="'invalid' or 'incomplete'.")
-    message: str = strawberry.field(description="What failed, with the numbers.")
 
 
 async def _race_for(info: Info, slug: str | None, code: str) -> RaceRow | None:
@@ -165,7 +153,7 @@ class Query:
         ]
         return TpsConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None),
+            page_info=PageInfo.of(edges, page.has_next_page),
             total_count=page.total_count,
         )
 
@@ -173,25 +161,22 @@ class Query:
     async def upstream(self, info: Info) -> Upstream:
         return await upstream_status(info)
 
-    @strawberry.field(description="Failed consistency checks on current numbers in a region and below it.")
-    async def findings(self, info: Info, race: str, region: str, first: int = MAX_PAGE) -> list[SubjectFinding]:
-        if not 0 <= first <= MAX_PAGE:
-            raise PublicError(f"first must be between 0 and {MAX_PAGE}")
-        _check_code(region)
-        found_race = await _race_named(info, race)
-        async with info.context.sessions() as session:
-            tallies = await findings_below(session, found_race.id, region, first)
-        return [
-            SubjectFinding(
-                subject_code=t.subject_code,
-                source=models.Source(t.source),
-                check=f.get("check", ""),
-                kind=f.get("kind", ""),
-                message=f.get("message", ""),
-            )
-            for t, _ in tallies
-            for f in t.findings
-        ]
+    @strawberry.field(
+        description=f"Findings on current numbers in a region and below it, by subject code, {MAX_PAGE} per page at"
+        " most; filter by severity (ANOMALY for failed consistency rules) and by rule (check name)."
+    )
+    async def findings(
+        self,
+        info: Info,
+        race: str,
+        region: str,
+        severity: list[FindingSeverity] | None = None,  # type: ignore[valid-type]
+        rule: list[str] | None = None,
+        first: int = MAX_PAGE,
+        after: str | None = None,
+    ) -> FindingConnection:
+        severities = None if severity is None else [Severity(s) for s in severity]
+        return await findings_connection(info, race, region, severities, rule, first, after)
 
 
 def _tps(row: models.Tps, race: RaceRow) -> Tps:

@@ -14,7 +14,9 @@ from api import models, standings
 from api.graphql.context import Info
 from api.read import results as read
 from api.read.catalog import PaslonRow, RaceRow, RegionRow
+from api.read.findings import Severity
 from sirekap.codes import Level, level_of
+from sirekap.findings import severity_of
 
 Source = strawberry.enum(models.Source, description="Where numbers come from; sources are never mixed silently.")
 ResultStatus = strawberry.enum(
@@ -25,6 +27,12 @@ ResultStatus = strawberry.enum(
 RegionLevel = strawberry.enum(Level, description="A level of the region tree.")
 RegionStatus = strawberry.enum(
     standings.RegionStatus, description="Where a region stands on the way to its official result."
+)
+FindingSeverity = strawberry.enum(
+    Severity,
+    name="FindingSeverity",
+    description="How much a finding matters: ANOMALY (a consistency rule failed), INCOMPLETE (a number a check needs"
+    " is missing), NOTE (only a field the upstream may leave out is missing).",
 )
 
 
@@ -71,15 +79,24 @@ class Coverage:
     ratio: float | None = strawberry.field(description="reported / expected, 0..1.")
 
 
-@strawberry.type(description="A consistency check that failed (an anomaly).")
+@strawberry.type(description="A consistency check that failed or could not run, and how much that matters.")
 class Finding:
     check: str = strawberry.field(description="The check's stable name, e.g. votes_sum_valid.")
     kind: str = strawberry.field(description="'invalid' (a contradiction) or 'incomplete' (numbers missing).")
+    severity: FindingSeverity = strawberry.field(description="Anomaly, incomplete or note.")  # type: ignore[valid-type]
     message: str = strawberry.field(description="What failed, with the numbers.")
 
     @classmethod
     def many(cls, findings: list[dict[str, str]]) -> list[Finding]:
-        return [cls(check=f.get("check", ""), kind=f.get("kind", ""), message=f.get("message", "")) for f in findings]
+        return [
+            cls(
+                check=f.get("check", ""),
+                kind=f.get("kind", ""),
+                severity=Severity(severity_of(f)),
+                message=f.get("message", ""),
+            )
+            for f in findings
+        ]
 
 
 @strawberry.type(description="One source's numbers for one region.")
@@ -248,6 +265,14 @@ class Region:
         row = await info.context.loaders.race_region.load((self.race_id, self.code))
         return row[1] if row else 0
 
+    @strawberry.field(
+        description="TPS below whose DPT no Sirekap document has stated yet (a TPS file states it once uploaded and"
+        " readable): registeredVoters counts only the others, so it is complete when this is 0."
+    )
+    async def tps_without_registered_voters(self, info: Info) -> int:
+        row = await info.context.loaders.race_region.load((self.race_id, self.code))
+        return row[2] if row else 0
+
     @strawberry.field(description="One source's result here; null when the source has none for this level.")
     async def results(self, info: Info, source: Source) -> Result | None:  # type: ignore[valid-type]
         if source is models.Source.POSKO or not read.applies(source, self.code):
@@ -327,74 +352,4 @@ class Race:
         return [Paslon.of(p) for p in await info.context.loaders.catalog.paslon(self.id)]
 
 
-@strawberry.type(description="One version of one source's numbers for a TPS.")
-class TallyVersion:
-    source: Source = strawberry.field(description="Where the numbers come from.")  # type: ignore[valid-type]
-    version: int = strawberry.field(description="1 for the first numbers; each correction adds one.")
-    is_current: bool = strawberry.field(description="Whether this is the version in force.")
-    result: Result = strawberry.field(description="The numbers of this version.")
-    entered_by: str | None = strawberry.field(description="Who or what recorded it.")
-
-
-@strawberry.type(description="A polling station (tempat pemungutan suara).")
-class Tps:
-    id: strawberry.Private[int]
-    race_id: strawberry.Private[int]
-    time_zone: strawberry.Private[str]
-    desa_code: strawberry.Private[str]
-    code: str = strawberry.field(description="13-digit code: desa code + TPS number.")
-    number: int = strawberry.field(description="TPS number within its desa/kelurahan.")
-    registered_voters: int = strawberry.field(description="Registered voters (DPT).")
-
-    @strawberry.field(description="The desa/kelurahan of the TPS.")
-    async def desa(self, info: Info) -> Region:
-        race = await info.context.loaders.catalog.race_by_id(self.race_id)
-        found = await info.context.loaders.region.load(self.desa_code)
-        assert race is not None and found is not None
-        return Region.of(found, race)
-
-    @strawberry.field(description="Every version of every source's numbers for this TPS, oldest first.")
-    async def history(self, info: Info) -> list[TallyVersion]:
-        from api.read.tps import tally_history
-
-        async with info.context.sessions() as session:
-            versions = await tally_history(session, self.id)
-        paslon = await info.context.loaders.catalog.paslon(self.race_id)
-        return [
-            TallyVersion(
-                source=models.Source(t.source),
-                version=t.version,
-                is_current=t.is_current,
-                result=Result.of(_tps_result(t, votes, self.registered_voters), paslon, self.time_zone),
-                entered_by=t.entered_by,
-            )
-            for t, votes in versions
-        ]
-
-    @strawberry.field(description="The current numbers of one source for this TPS; null before any arrive.")
-    async def results(self, info: Info, source: Source) -> Result | None:  # type: ignore[valid-type]
-        current = [v for v in await self.history(info) if v.is_current and v.source is source]
-        return current[0].result if current else None
-
-
 Cursor = Annotated[str, strawberry.argument(description="An opaque cursor from a previous page.")]
-
-
-def _tps_result(t: models.Tally, votes: dict[int, int], registered: int) -> read.SourceResult:
-    return read.SourceResult(
-        source=models.Source(t.source),
-        region_code=t.subject_code,
-        status=models.TallyStatus(t.status),
-        votes=votes,
-        valid=t.valid,
-        invalid=t.invalid,
-        total=t.total,
-        unit="tps",
-        reported=1,
-        expected=1,
-        as_of=t.source_ts,
-        received_at=t.received_at,
-        note=t.note,
-        findings=list(t.findings),
-        version=t.version,
-    )

@@ -1,11 +1,13 @@
-"""TPS pages with keyset cursors, a TPS's tally history, and findings below a region."""
+"""TPS pages with keyset cursors, where each TPS stands (its status, an unreadable document), its tally history."""
 
 from __future__ import annotations
 
 import base64
 import enum
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
@@ -14,6 +16,7 @@ from sqlalchemy.orm import aliased
 
 from api.models import TPS_SOURCES, RaceRegion, Source, Tally, Tps
 from api.store import votes_of
+from api.sync.models import SyncUnreadable
 from sirekap.codes import Level, level_of
 
 MAX_PAGE = 100
@@ -27,11 +30,13 @@ _COLUMN_BY_LEVEL = {
 
 
 class TpsStatus(enum.StrEnum):
-    """Where a TPS stands: no numbers yet, numbers in, or numbers in with a failed consistency check."""
+    """Where a TPS stands: no numbers yet, numbers in, numbers in with a failed consistency rule (a finding of
+    severity anomaly), or its latest Sirekap document cannot be read (its last good numbers, if any, are kept)."""
 
     WAITING = "waiting"
     REPORTED = "reported"
     ANOMALY = "anomaly"
+    UNREADABLE = "unreadable"
 
 
 class TpsOrder(enum.StrEnum):
@@ -118,16 +123,77 @@ def _filters(race_id: int, f: TpsFilter) -> list[ColumnElement[bool]]:
         where.append(Tps.registered_voters <= f.max_registered_voters)
     if f.reported_by is not None:
         where.append(exists().where(Tally.tps_id == Tps.id, Tally.is_current, Tally.source == f.reported_by))
-    anomaly = _any_tps_tally(Tally.finding_count > 0)
     if f.has_findings is not None:
-        where.append(anomaly if f.has_findings else ~anomaly)
+        findings = _any_tps_tally(Tally.finding_count > 0)
+        where.append(findings if f.has_findings else ~findings)
+    anomaly = _any_tps_tally(Tally.anomaly_count > 0)
+    unreadable = _unreadable()
     if f.status is TpsStatus.WAITING:
-        where.append(~_any_tps_tally())
+        where.extend([~_any_tps_tally(), ~unreadable])
     elif f.status is TpsStatus.REPORTED:
-        where.extend([_any_tps_tally(), ~anomaly])
+        where.extend([_any_tps_tally(), ~anomaly, ~unreadable])
     elif f.status is TpsStatus.ANOMALY:
-        where.append(anomaly)
+        where.extend([anomaly, ~unreadable])
+    elif f.status is TpsStatus.UNREADABLE:
+        where.append(unreadable)
     return where
+
+
+def _unreadable() -> ColumnElement[bool]:
+    return exists().where(SyncUnreadable.race_id == Tps.race_id, SyncUnreadable.code == Tps.code)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """The TPS's latest Sirekap document cannot be read: why (html, truncated, not_json, shape), since when."""
+
+    path: str
+    reason: str
+    detail: str
+    since: datetime
+    seen_at: datetime
+
+
+@dataclass(frozen=True)
+class TpsState:
+    status: TpsStatus
+    unreadable: Unreadable | None
+
+
+async def tps_states(session: AsyncSession, race_id: int, codes: Mapping[int, str]) -> dict[int, TpsState]:
+    """Where each TPS stands (by id; `codes`: id → TPS code), in two statements whatever the number of TPS."""
+    ids = list(codes)
+    counted: dict[int, bool] = {}
+    for start in range(0, len(ids), 500):
+        rows = await session.execute(
+            select(Tally.tps_id, func.max(Tally.anomaly_count))
+            .where(
+                Tally.tps_id.in_(ids[start : start + 500]),
+                Tally.is_current,
+                Tally.source.in_([s.value for s in TPS_SOURCES]),
+            )
+            .group_by(Tally.tps_id)
+        )
+        counted.update({tps_id: bool(anomalies) for tps_id, anomalies in rows if tps_id is not None})
+    unreadable: dict[str, Unreadable] = {}
+    wanted = sorted(set(codes.values()))
+    for start in range(0, len(wanted), 500):
+        for row in await session.scalars(
+            select(SyncUnreadable).where(
+                SyncUnreadable.race_id == race_id, SyncUnreadable.code.in_(wanted[start : start + 500])
+            )
+        ):
+            unreadable[row.code] = Unreadable(row.path, row.reason, row.detail, row.since, row.seen_at)
+    states: dict[int, TpsState] = {}
+    for tps_id, code in codes.items():
+        if code in unreadable:
+            status = TpsStatus.UNREADABLE
+        elif tps_id in counted:
+            status = TpsStatus.ANOMALY if counted[tps_id] else TpsStatus.REPORTED
+        else:
+            status = TpsStatus.WAITING
+        states[tps_id] = TpsState(status, unreadable.get(code))
+    return states
 
 
 async def tps_page(
@@ -206,26 +272,6 @@ async def tally_history(session: AsyncSession, tps_id: int) -> list[tuple[Tally,
     """Every version of every source's tally for a TPS, oldest first."""
     tallies = list(
         await session.scalars(select(Tally).where(Tally.tps_id == tps_id).order_by(Tally.source, Tally.version))
-    )
-    return await _with_votes(session, tallies)
-
-
-async def findings_below(
-    session: AsyncSession, race_id: int, region_code: str, limit: int = MAX_PAGE
-) -> list[tuple[Tally, dict[int, int]]]:
-    """Current tallies with findings for the region or anything below it, by subject code."""
-    tallies = list(
-        await session.scalars(
-            select(Tally)
-            .where(
-                Tally.race_id == race_id,
-                Tally.is_current,
-                Tally.finding_count > 0,
-                Tally.subject_code.startswith(region_code),
-            )
-            .order_by(Tally.subject_code, Tally.source)
-            .limit(limit)
-        )
     )
     return await _with_votes(session, tallies)
 

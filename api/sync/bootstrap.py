@@ -1,13 +1,18 @@
 """Bootstrap a race from the upstream: its paslon from the candidate file and its region tree, down to the TPS, from
 the `/wilayah/…` lists, so pointing Pantau at a new election needs no hand-made fixture.
 
-A race already in the database (same kind and region code) is reused: missing regions and TPS are added, and paslon
-without an upstream id get the candidate file's id of their ballot number. A new race is created with:
+The lists are the real layout's (`sirekap.races`): a bupati/walikota race names its province and kab/kota from the
+governor's lists (`/wilayah/pilkada/pkwkp/0.json`, `…/pkwkp/{p}.json`) and its own tree starts at
+`/wilayah/pilkada/pkwkk/{p}/{kk}.json`.
+
+The race's identity comes from the configured target, never from a document: a race already in the database (same
+kind, region and voting day) is reused: missing regions and TPS are added, and paslon without an upstream id get the
+candidate file's id of their ballot number. A new race is created with:
+  - slug and voting day from the target's election (`pkwkk-5304-2024`, 2024-11-27),
   - title from the kind and the region's name ("Pemilihan Bupati BELU", "Pemilihan Presiden"),
   - time zone from the province (`sirekap.zones`),
-  - voting day: the local date of the race file's `ts` at bootstrap (the day the count is first published),
-  - per-TPS voter cap: 300 for Pemilu races, 600 for Pilkada races (the 2024 rules),
-  - TPS with 0 registered voters until a TPS file states its `pemilih_dpt_j`.
+  - per-TPS voter cap of the election's rules (300 in Pemilu 2024, 500 in Pilkada 2020, 600 in Pilkada 2024),
+  - TPS with 0 registered voters until a TPS file states its `pemilih_dpt_j` (the only place the layout gives it).
 Everything is fetched first and written in one transaction: a bootstrap cut short writes nothing.
 """
 
@@ -25,23 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.models import Paslon, Race, RaceRegion, Region, Tps
 from api.sync.fetcher import Fetcher
-from api.sync.plan import Layout, RaceTarget
 from api.sync.pool import bounded_map
 from api.sync.state import ensure_sync_race
 from sirekap.codes import LENGTHS, Level, ancestors_of, level_of, parent_of
-from sirekap.documents import (
-    Candidate,
-    DocumentError,
-    RegionEntry,
-    parse_candidates,
-    parse_region_file,
-    parse_region_list,
-)
-from sirekap.zones import zone_of
+from sirekap.documents import Candidate, DocumentError, RegionEntry, parse_candidates, parse_region_list
+from sirekap.races import RaceTarget
 
-VOTER_CAP = {"pemilu": 300, "pilkada": 600}
 _T = TypeVar("_T")
-TITLES = {"ppwp": "Pemilihan Presiden", "pkwkp": "Pemilihan Gubernur", "pkwkk": "Pemilihan Bupati"}
 
 
 class BootstrapFailed(Exception):
@@ -81,7 +76,6 @@ async def bootstrap_race(
 ) -> Bootstrapped:
     """Fetch the candidates and the region tree of `target` and write what the database lacks. Raises
     BootstrapFailed when a document cannot be had; nothing is written then."""
-    layout = Layout(target.kind)
     documents = 0
 
     async def get(path: str) -> bytes:
@@ -98,13 +92,13 @@ async def bootstrap_race(
         except DocumentError as error:
             raise BootstrapFailed(error.reason, path, str(error)) from None
 
-    candidates_path = layout.candidates()
+    candidates_path = target.candidates_path()
     candidate_file = parsed(
         candidates_path,
         lambda raw: parse_candidates(raw, source_zone=source_zone),
         await get(candidates_path),
     )
-    race_key = target.region_code if layout.election == "pilkada" else ""
+    race_key = target.region_code if target.family == "pilkada" else ""
     candidates = candidate_file.races.get(race_key)
     if not candidates:
         raise BootstrapFailed("shape", candidates_path, f"no candidates for race region {race_key or '0'}")
@@ -119,7 +113,7 @@ async def bootstrap_race(
         if code in known_regions:
             continue
         parent = parent_of(code) or ""
-        path = layout.region_list(parent)
+        path = target.region_list_path(parent)
         entries = parsed(path, parse_region_list, await get(path))
         match = [e for e in entries if e.code == code]
         if not match:
@@ -131,7 +125,7 @@ async def bootstrap_race(
     while level_codes:
 
         async def children(code: str) -> list[RegionEntry]:
-            path = layout.region_list(code)
+            path = target.region_list_path(code)
             return parsed(path, parse_region_list, await get(path))
 
         listed = await bounded_map(children, level_codes, concurrency)
@@ -139,7 +133,8 @@ async def bootstrap_race(
         for parent, entries in zip(level_codes, listed, strict=True):
             for entry in entries:
                 if not entry.code.startswith(parent):
-                    raise BootstrapFailed("shape", layout.region_list(parent), f"{entry.code} is not below {parent}")
+                    path = target.region_list_path(parent)
+                    raise BootstrapFailed("shape", path, f"{entry.code} is not below {parent}")
                 if entry.level is Level.TPS:
                     tree.tps.append(entry.code)
                 else:
@@ -147,24 +142,19 @@ async def bootstrap_race(
                     next_codes.append(entry.code)
         level_codes = next_codes
 
-    voting_day_ts: datetime | None = None
-    if race is None:
-        path = layout.region_file(target.region_code)
-        region_file = parsed(path, lambda raw: parse_region_file(raw, source_zone=source_zone), await get(path))
-        voting_day_ts = region_file.ts
-
     async with sessions.begin() as session:
-        result = await _write(session, target, layout, candidates, tree, voting_day_ts, now)
+        result = await _write(session, target, candidates, tree, now)
     return Bootstrapped(result[0], race is None, result[1], result[2], result[3], documents)
 
 
 async def find_race(session: AsyncSession, target: RaceTarget) -> Race | None:
-    """The newest race of this kind over this region, if the database has one."""
+    """The race of this kind over this region on the target's voting day, if the database has one."""
     race: Race | None = await session.scalar(
-        select(Race)
-        .where(Race.kind == target.kind, Race.region_code == target.region_code)
-        .order_by(Race.voting_day.desc())
-        .limit(1)
+        select(Race).where(
+            Race.kind == target.kind,
+            Race.region_code == target.region_code,
+            Race.voting_day == target.election.day,
+        )
     )
     return race
 
@@ -172,10 +162,8 @@ async def find_race(session: AsyncSession, target: RaceTarget) -> Race | None:
 async def _write(
     session: AsyncSession,
     target: RaceTarget,
-    layout: Layout,
     candidates: list[Candidate],
     tree: _Tree,
-    voting_day_ts: datetime | None,
     now: datetime,
 ) -> tuple[int, int, int, int]:
     known = set((await session.scalars(select(Region.code))).all())
@@ -191,24 +179,19 @@ async def _write(
 
     race = await find_race(session, target)
     if race is None:
-        zone = zone_of(target.region_code)
-        day = (voting_day_ts or now).astimezone(ZoneInfo(zone)).date()
         name = tree.regions.get(target.region_code, ("", Level.NATIONAL, None))[0]
         if target.region_code and name == "":
             name = await session.scalar(select(Region.name).where(Region.code == target.region_code)) or ""
-        title = TITLES[target.kind]
-        if target.kind == "pkwkk" and name.startswith("KOTA "):
-            title = "Pemilihan Walikota"
         race_id = await session.scalar(
             insert(Race)
             .values(
-                slug=f"{target.kind}-{target.region_code or '0'}-{day.year}",
+                slug=target.slug,
                 kind=target.kind,
-                title=f"{title} {name}".strip(),
+                title=target.title(name),
                 region_code=target.region_code,
-                voting_day=day,
-                time_zone=zone,
-                voter_cap_per_tps=VOTER_CAP[layout.election],
+                voting_day=target.election.day,
+                time_zone=target.zone,
+                voter_cap_per_tps=target.election.voter_cap,
             )
             .returning(Race.id)
         )
@@ -263,29 +246,39 @@ async def _write(
 
 
 async def _recount_race_regions(session: AsyncSession, race_id: int, top: str) -> None:
-    """TPS and registered voters below each region of the race, counted from its TPS."""
+    """TPS, registered voters and TPS whose DPT is unknown (0) below each region of the race, counted from its TPS."""
     tps: dict[str, int] = defaultdict(int)
     voters: dict[str, int] = defaultdict(int)
+    unknown: dict[str, int] = defaultdict(int)
     lengths = sorted(n for n in set(LENGTHS.values()) if len(top) <= n < LENGTHS[Level.TPS])
     rows = await session.execute(select(Tps.code, Tps.registered_voters).where(Tps.race_id == race_id))
     for code, registered in rows:
         for n in lengths:
             tps[code[:n]] += 1
             voters[code[:n]] += registered
+            unknown[code[:n]] += registered == 0
     have = set((await session.scalars(select(RaceRegion.region_code).where(RaceRegion.race_id == race_id))).all())
     new = [
-        {"race_id": race_id, "region_code": code, "tps_total": tps[code], "registered_voters": voters[code]}
+        {
+            "race_id": race_id,
+            "region_code": code,
+            "tps_total": tps[code],
+            "registered_voters": voters[code],
+            "tps_without_dpt": unknown[code],
+        }
         for code in sorted(tps)
         if code not in have
     ]
     for start in range(0, len(new), 2000):
         await session.execute(insert(RaceRegion), new[start : start + 2000])
     table: Table = RaceRegion.__table__  # type: ignore[assignment]
-    changed = [{"code": code, "n": tps[code], "v": voters[code]} for code in sorted(tps) if code in have]
+    changed = [
+        {"code": code, "n": tps[code], "v": voters[code], "u": unknown[code]} for code in sorted(tps) if code in have
+    ]
     if changed:
         await session.execute(
             update(table)
             .where(table.c.race_id == race_id, table.c.region_code == bindparam("code"))
-            .values(tps_total=bindparam("n"), registered_voters=bindparam("v")),
+            .values(tps_total=bindparam("n"), registered_voters=bindparam("v"), tps_without_dpt=bindparam("u")),
             changed,
         )

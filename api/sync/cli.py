@@ -28,7 +28,9 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--follow", action="store_true", help="keep syncing, one pass every --interval seconds")
     parser.add_argument("--full", action="store_true", help="fetch every document, changed or not (one pass)")
     parser.add_argument("--url", help="Sirekap base URL (default: PANTAU_SIREKAP_URL)")
-    parser.add_argument("--race", action="append", help="'KIND REGION', e.g. 'pkwkk 5304' (default: PANTAU_SYNC_RACES)")
+    parser.add_argument(
+        "--race", action="append", help="'KIND REGION [ELECTION]', e.g. 'pkwkk 5304 2024' (default: PANTAU_SYNC_RACES)"
+    )
     parser.add_argument("--interval", type=float, help="seconds between passes (default: PANTAU_SYNC_INTERVAL)")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight (default 32)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds before a request is given up (default 10)")
@@ -66,9 +68,13 @@ async def _main(database_url: str, config: SyncConfig, *, follow: bool, full: bo
             return 0
         results = await service.run_pass(full=full)
         for label, result in results.items():
-            reason = f" ({result.reason}: {result.detail})" if result.reason else ""
+            summary = result.summary()
             progress = f"{result.tps_in} of {result.tps_total} TPS in upstream"
-            print(f"{label}: {result.outcome}{reason}; {result.tps_written} TPS written, {progress}", flush=True)
+            print(
+                f"{label}: {result.outcome}{f' ({summary})' if summary else ''}; {result.tps_written} TPS written,"
+                f" {progress}",
+                flush=True,
+            )
         return 0 if all(r.outcome != "failure" for r in results.values()) else 1
     finally:
         await service.stop()

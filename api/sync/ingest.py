@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api import findings as stored_findings
 from api.models import RaceRegion, Source, Tally, TallyVote, Tps, table_of
 from api.rollup_writes import add_to_rollups
 from api.rollups import Numbers, Totals, delta
@@ -78,7 +79,7 @@ def _unchanged(old: CurrentTally, new: TallyInput) -> bool:
     return (
         dict(old.numbers.votes) == dict(new.votes)
         and all(old.fields[name] == getattr(new, name) for name in COMPARED_FIELDS)
-        and old.findings == [dict(f) for f in new.findings]
+        and old.findings == stored_findings.stored(new.findings)
         and old.status == new.status
     )
 
@@ -101,7 +102,9 @@ async def record_tps_tallies(
             raise StoreError(f"votes for paslon {sorted(unknown)} who are not in race {race.id}")
         if any(v < 0 for v in item.tally.votes.values()):
             raise StoreError(f"negative votes for {item.tps_code}")
-    await _fill_registered_voters(session, race, [t for t in tallies if t.registered_voters is not None])
+    await fill_registered_voters(
+        session, race, [(t.tps_id, t.tps_code, t.registered_voters) for t in tallies if t.registered_voters]
+    )
     old = await current_tallies(session, race.id, [t.tps_code for t in tallies], source=source, lock=True)
     changed = [t for t in tallies if t.tps_code not in old or not _unchanged(old[t.tps_code], t.tally)]
     if not changed:
@@ -116,6 +119,14 @@ async def record_tps_tallies(
         insert(tallies_table).returning(tallies_table.c.id, sort_by_parameter_order=True), rows
     )
     ids = list(result.scalars())
+    await stored_findings.insert_rows(
+        session,
+        [
+            found
+            for tally_id, row in zip(ids, rows, strict=True)
+            for found in stored_findings.rows(tally_id, race.id, source, row["subject_code"], row["findings"])
+        ],
+    )
     votes = [
         {"tally_id": tally_id, "paslon_id": paslon, "votes": count}
         for tally_id, t in zip(ids, changed, strict=True)
@@ -143,8 +154,9 @@ def _tally_row(
         **{name: getattr(tally, name) for name in COMPARED_FIELDS},
         "source_ts": tally.source_ts,
         "received_at": received_at,
-        "findings": [dict(f) for f in tally.findings],
+        "findings": stored_findings.stored(tally.findings),
         "finding_count": len(tally.findings),
+        "anomaly_count": stored_findings.anomaly_count(tally.findings),
         "entered_by": tally.entered_by,
         "note": tally.note,
     }
@@ -171,28 +183,34 @@ async def _move_rollups(
     await add_to_rollups(session, race.id, source, changes, now)
 
 
-async def _fill_registered_voters(session: AsyncSession, race: RaceInfo, items: Sequence[TpsTally]) -> None:
-    """Give TPS created without a DPT (0) the sheet's `pemilih_dpt_j`, and add it to the regions above them."""
+async def fill_registered_voters(session: AsyncSession, race: RaceInfo, items: Sequence[tuple[int, str, int]]) -> None:
+    """Give TPS created without a DPT (0) the DPT their file states (`(tps id, code, pemilih_dpt_j)`), and add it to
+    the regions above them. A DPT once known is kept."""
     if not items:
         return
-    ids = [t.tps_id for t in items]
-    known = {tid: n for tid, n in await session.execute(select(Tps.id, Tps.registered_voters).where(Tps.id.in_(ids)))}
-    filled = [t for t in items if known.get(t.tps_id) == 0 and t.registered_voters]
+    ids = [tps_id for tps_id, _, _ in items]
+    now = {tid: n for tid, n in await session.execute(select(Tps.id, Tps.registered_voters).where(Tps.id.in_(ids)))}
+    filled = [(tps_id, code, voters) for tps_id, code, voters in items if now.get(tps_id) == 0 and voters]
     if not filled:
         return
     tps = table_of(Tps)
     await session.execute(
         update(tps).where(tps.c.id == bindparam("tid")).values(registered_voters=bindparam("voters")),
-        [{"tid": t.tps_id, "voters": t.registered_voters} for t in filled],
+        [{"tid": tps_id, "voters": voters} for tps_id, _, voters in filled],
     )
     added: dict[str, int] = defaultdict(int)
-    for t in filled:
-        for code in race.rollup_codes(t.tps_code):
-            added[code] += t.registered_voters or 0
+    known: dict[str, int] = defaultdict(int)
+    for _, code, voters in filled:
+        for region in race.rollup_codes(code):
+            added[region] += voters
+            known[region] += 1
     regions = table_of(RaceRegion)
     await session.execute(
         update(regions)
         .where(regions.c.race_id == race.id, regions.c.region_code == bindparam("code"))
-        .values(registered_voters=regions.c.registered_voters + bindparam("added")),
-        [{"code": code, "added": n} for code, n in sorted(added.items())],
+        .values(
+            registered_voters=regions.c.registered_voters + bindparam("added"),
+            tps_without_dpt=regions.c.tps_without_dpt - bindparam("known"),
+        ),
+        [{"code": code, "added": n, "known": known[code]} for code, n in sorted(added.items())],
     )

@@ -13,6 +13,9 @@ All series carry a `race` label (`pkwkk-5304`, `ppwp-0`: the configured kind and
     pantau_sync_upstream_timestamp_seconds           the upstream's own data time: `ts` of the race's file
     pantau_sync_upstream_lag_seconds                 now minus that `ts` (grows while Sirekap is down or frozen)
     pantau_sync_tps_in / pantau_sync_tps_total       the upstream's progress for the race (TPS in, TPS total)
+    pantau_sync_unreadable_documents                 documents of the race that cannot be read now (HTML, truncated,
+                                                     not JSON, wrong shape, a 404 or other 4xx for that document),
+                                                     as of the last pass
 
 `reason` values: the fetch reasons of `api.sync.fetcher` (refused, timeout, transport, http_5xx, http_4xx, throttled,
 not_found, circuit_open), the document reasons of `sirekap.documents` (html, truncated, not_json, shape), and
@@ -47,6 +50,7 @@ class RaceStats:
     upstream_ts: datetime | None = None
     tps_in: int | None = None
     tps_total: int | None = None
+    unreadable: int | None = None
 
 
 class SyncStats:
@@ -84,6 +88,9 @@ class SyncCollector(Collector):
         lag = _gauge("pantau_sync_upstream_lag_seconds", "Now minus the upstream's data time.")
         tps_in = _gauge("pantau_sync_tps_in", "TPS with data upstream, for the race.")
         tps_total = _gauge("pantau_sync_tps_total", "TPS of the race upstream.")
+        unreadable = _gauge(
+            "pantau_sync_unreadable_documents", "Documents of the race that cannot be read now (as of the last pass)."
+        )
         now = self.clock()
         for label, race in sorted(self.stats.races.items()):
             for outcome in PASS_OUTCOMES:
@@ -107,7 +114,10 @@ class SyncCollector(Collector):
                 tps_in.add_metric([label], race.tps_in)
             if race.tps_total is not None:
                 tps_total.add_metric([label], race.tps_total)
+            if race.unreadable is not None:
+                unreadable.add_metric([label], race.unreadable)
         yield from (passes, failures, documents, attempt, success, up, duration, upstream, lag, tps_in, tps_total)
+        yield unreadable
 
 
 def _gauge(name: str, documentation: str) -> GaugeMetricFamily:

@@ -4,7 +4,8 @@
 fingerprint) its whole subtree has been synced to, with the HTTP validators of its aggregated file. It is written in
 the same transaction as the last tallies below the region, so after a crash the next pass re-descends exactly where
 work is missing. `sync_races` keeps the outcome of the last pass; `sync_rejections` is a bounded log of documents
-that were refused, with the reason.
+that were refused, with the reason; `sync_unreadable` holds the documents that cannot be read now (one row per
+region or TPS, gone once its document reads again).
 """
 
 from __future__ import annotations
@@ -60,3 +61,18 @@ class SyncRejection(Base):
     reason: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(String(500))
     at: Mapped[datetime]
+
+
+class SyncUnreadable(Base):
+    """A region or TPS whose latest document could not be read (HTML, truncated, not JSON, wrong shape): since when,
+    why, and when it was last tried. Its last good numbers stay where they are."""
+
+    __tablename__ = "sync_unreadable"
+
+    race_id: Mapped[int] = mapped_column(ForeignKey("races.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(13), primary_key=True)
+    path: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(500))
+    since: Mapped[datetime]
+    seen_at: Mapped[datetime]

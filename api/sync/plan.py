@@ -10,64 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from sirekap.codes import document_path
 from sirekap.documents import ChildRow, Progress, RegionFile
-
-ELECTIONS = {"ppwp": "pemilu", "pkwkp": "pilkada", "pkwkk": "pilkada"}
-
-
-@dataclass(frozen=True)
-class RaceTarget:
-    """A race to sync as configured: Sirekap's race code and the race's region code (`""`: the whole country)."""
-
-    kind: str
-    region_code: str
-
-    @classmethod
-    def parse(cls, text: str) -> RaceTarget:
-        """`"pkwkk 5304"`, `"pkwkp 53"`, `"ppwp"` (or `"ppwp 0"`) for the presidential race."""
-        parts = text.split()
-        if not parts or parts[0] not in ELECTIONS or len(parts) > 2:
-            raise ValueError(f"race {text!r}: expected 'KIND REGION' with KIND one of {', '.join(ELECTIONS)}")
-        region = parts[1] if len(parts) == 2 else ""
-        region = "" if region == "0" else region
-        if region and not region.isdigit():
-            raise ValueError(f"race {text!r}: region must be a region code")
-        if (parts[0] == "ppwp") != (region == ""):
-            raise ValueError(f"race {text!r}: ppwp covers the whole country; pkwkp/pkwkk need a region")
-        return cls(parts[0], region)
-
-    @property
-    def label(self) -> str:
-        """The `race` label of the sync metrics: `pkwkk-5304`, `ppwp-0`."""
-        return f"{self.kind}-{self.region_code or '0'}"
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.region_code or '0'}"
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Sirekap's paths for one race kind."""
-
-    kind: str
-
-    @property
-    def election(self) -> str:
-        return ELECTIONS[self.kind]
-
-    def region_file(self, code: str) -> str:
-        """The aggregated file of a region, or the TPS file of a TPS code."""
-        return document_path(self.election, "hhcw", self.kind, code)
-
-    def region_list(self, code: str) -> str:
-        """The `/wilayah/…` list of a region's children (`""`: the provinces)."""
-        return document_path(self.election, "wilayah", self.kind, code)
-
-    def candidates(self) -> str:
-        return f"/pemilu/{self.kind}.json" if self.election == "pemilu" else f"/pilkada/paslon/{self.kind}.json"
 
 
 def fingerprint(votes: Mapping[str, int] | None, progress: Progress | None, persen: float | None = None) -> str:

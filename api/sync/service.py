@@ -37,10 +37,18 @@ from api.settings import Settings
 from api.sync.bootstrap import BootstrapFailed, bootstrap_race, find_race
 from api.sync.fetcher import Fetcher, FetchPolicy, create_client
 from api.sync.metrics import RaceStats, SyncStats, register_sync_metrics
-from api.sync.plan import RaceTarget
-from api.sync.state import ensure_sync_race, prune_rejections, record_rejections, sync_race
-from api.sync.walker import PassResult, RaceContext, SyncPass
+from api.sync.pass_result import PassResult
+from api.sync.state import (
+    ensure_sync_race,
+    prune_rejections,
+    record_rejections,
+    record_unreadable,
+    sync_race,
+    unreadable_count,
+)
+from api.sync.walker import RaceContext, SyncPass
 from api.sync.writer import Writer
+from sirekap.races import RaceError, RaceTarget, parse_targets
 
 log = logging.getLogger("api.sync")
 Clock = Callable[[], datetime]
@@ -66,9 +74,13 @@ class SyncConfig:
             raise ValueError("PANTAU_SIREKAP_URL is not set: there is nothing to sync from")
         if not settings.sync_races:
             raise ValueError("PANTAU_SYNC_RACES is not set: say which races to sync, e.g. 'pkwkk 5304'")
+        try:
+            targets = parse_targets(settings.sync_races)
+        except RaceError as error:
+            raise ValueError(f"PANTAU_SYNC_RACES: {error}") from None
         config = cls(
             base_url=settings.sirekap_url,
-            targets=tuple(RaceTarget.parse(text) for text in settings.sync_races),
+            targets=targets,
             source_zone=ZoneInfo(settings.sirekap_zone),
             interval_seconds=settings.sync_interval_seconds,
         )
@@ -195,12 +207,13 @@ class SyncService:
         if result.tps_total is not None:
             stats.tps_in, stats.tps_total = result.tps_in, result.tps_total
         level = logging.WARNING if result.outcome != "success" else logging.INFO
+        summary = result.summary()
         log.log(
             level,
             "sync %s: %s%s in %.1fs, %d TPS written, %d rejected",
             target,
             result.outcome,
-            f" ({result.reason}: {result.detail})" if result.reason else "",
+            f" ({summary})" if summary else "",
             duration,
             result.tps_written,
             len(result.rejections),
@@ -223,6 +236,10 @@ class SyncService:
                 row.bootstrapped_at = None
             await record_rejections(session, race_id, result.rejections, now)
             await prune_rejections(session, race_id)
+            await record_unreadable(
+                session, race_id, result.unreadable, read=result.read, settled=result.settled, now=now
+            )
+            self.stats.race(target.label).unreadable = await unreadable_count(session, race_id)
 
     # the loop
 

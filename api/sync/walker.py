@@ -11,11 +11,9 @@ sync state is written only once everything below it is, so a pass cut short anyw
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -24,17 +22,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.models import Paslon, Race, Source, Tally, TallyVote, Tps
 from api.store import RaceInfo, TallyInput
 from api.sync.fetcher import Fetched, Fetcher
-from api.sync.ingest import TpsTally, record_tps_tallies
+from api.sync.ingest import TpsTally, fill_registered_voters, record_tps_tallies
 from api.sync.metrics import RaceStats
-from api.sync.plan import Layout, RaceTarget, changed_children, changed_tps, chart_fingerprint, row_fingerprint
+from api.sync.pass_result import DptOnly, PassResult
+from api.sync.plan import changed_children, changed_tps, chart_fingerprint, row_fingerprint
 from api.sync.pool import bounded_map
 from api.sync.state import RegionState, Rejection, region_states, save_region_states
 from api.sync.writer import Writer
 from sirekap.checks import check_tps
 from sirekap.codes import LENGTHS, Level, level_of
 from sirekap.documents import DocumentError, RegionFile, TpsFile, parse_region_file, parse_tps_file
+from sirekap.races import RaceTarget
 
-Outcome = Literal["success", "partial", "failure"]
 #: Concurrent regions in progress, per level of the region being processed.
 LEVEL_SLOTS = {Level.PROVINSI: 8, Level.KABUPATEN: 8, Level.KECAMATAN: 16, Level.DESA: 48}
 ENTERED_BY = "sirekap-sync"
@@ -68,22 +67,6 @@ class RaceContext:
         )
 
 
-@dataclass
-class PassResult:
-    outcome: Outcome
-    reason: str | None = None
-    detail: str = ""
-    upstream_ts: datetime | None = None
-    tps_in: int | None = None
-    tps_total: int | None = None
-    tps_written: int = 0
-    #: Kecamatan with a TPS written this pass: what the pass announces to subscribers.
-    changed_kecamatan: set[str] = field(default_factory=set)
-    rejections: list[Rejection] = field(default_factory=list)
-    failures: Counter[str] = field(default_factory=Counter)
-    rebootstrap: bool = False
-
-
 _FAILED = object()  # a TPS whose file could not be had this pass
 
 
@@ -100,7 +83,7 @@ class SyncPass:
         full: bool = False,
     ) -> None:
         self.ctx = ctx
-        self.layout = Layout(ctx.target.kind)
+        self.target = ctx.target
         self.fetcher = fetcher
         self.sessions = sessions
         self.writer = writer
@@ -126,10 +109,10 @@ class SyncPass:
         if fetched.status == "not_modified":
             self.result.upstream_ts = state.source_ts
             return self.result
-        doc = self._parse_region(fetched, state)
+        doc = self._parse_region(fetched, state, code)
         if doc is None:
             reason = self.result.rejections[-1].reason if self.result.rejections else "shape"
-            return self._failed(reason, f"{fetched.path} rejected")
+            return self._failed(reason, f"{fetched.path} refused")
         result = self.result
         result.upstream_ts, result.tps_in, result.tps_total = doc.ts, doc.progress.tps_in, doc.progress.tps_total
         done = RegionState(chart_fingerprint(doc), fetched.etag, fetched.last_modified, doc.ts)
@@ -142,6 +125,7 @@ class SyncPass:
         if not complete:
             result.outcome = "partial"
             result.reason = result.failures.most_common(1)[0][0] if result.failures else None
+            result.detail = result.summary()
         return result
 
     # regions
@@ -168,7 +152,7 @@ class SyncPass:
         except ValueError:
             ok = False
         if not ok:
-            self._reject(self.layout.region_file(parent), "shape", f"table row {child!r} is not a child region")
+            self._reject(self.target.region_file_path(parent), "shape", f"table row {child!r} is not a child region")
         return ok
 
     async def _child(self, code: str, fingerprint: str) -> bool:
@@ -176,13 +160,13 @@ class SyncPass:
             state = self.states.get(code, RegionState())
             fetched = await self._fetch_region(code, state)
             if fetched.status == "failed":
-                self._failure(fetched.reason or "transport")
+                self._unfetched(fetched, code)
                 return False
             if fetched.status == "not_modified":
                 # the file is as it was when its subtree was last fully synced: only the parent's row moved
                 await self._save(code, RegionState(fingerprint, state.etag, state.last_modified, state.source_ts))
                 return True
-            doc = self._parse_region(fetched, state)
+            doc = self._parse_region(fetched, state, code)
             if doc is None:
                 return False
             done = RegionState(fingerprint, fetched.etag, fetched.last_modified, doc.ts)
@@ -192,7 +176,7 @@ class SyncPass:
         # validators are only worth sending once the subtree is synced: a 304 then means "nothing to do here"
         synced = state.fingerprint is not None and not self.full
         fetched = await self.fetcher.get(
-            self.layout.region_file(code),
+            self.target.region_file_path(code),
             etag=state.etag if synced else None,
             last_modified=state.last_modified if synced else None,
         )
@@ -202,14 +186,16 @@ class SyncPass:
             self.stats.documents["not_modified"] += 1
         return fetched
 
-    def _parse_region(self, fetched: Fetched, state: RegionState) -> RegionFile | None:
+    def _parse_region(self, fetched: Fetched, state: RegionState, code: str) -> RegionFile | None:
         try:
             doc = parse_region_file(fetched.body, source_zone=self.ctx.source_zone)
         except DocumentError as error:
-            self._reject(fetched.path, error.reason, str(error))
+            self._reject(fetched.path, error.reason, str(error), code)
             return None
+        self.result.read.add(code)
         if doc.ts is not None and state.source_ts is not None and doc.ts < state.source_ts:
-            self._reject(fetched.path, "stale", f"ts {doc.ts.isoformat()} is older than {state.source_ts.isoformat()}")
+            stale = f"ts {doc.ts.isoformat()} is older than {state.source_ts.isoformat()}"
+            self._reject(fetched.path, "stale", stale, code)
             return None
         return doc
 
@@ -230,21 +216,23 @@ class SyncPass:
         fetch, empty = changed_tps(doc, current, full=self.full)
         unknown = [c for c in fetch + empty if c not in tps_rows]
         for tps in unknown:
-            self._reject(self.layout.region_file(code), "unknown_region", f"TPS {tps} is not in the race")
+            self._reject(self.target.region_file_path(code), "unknown_region", f"TPS {tps} is not in the race")
             self.result.rebootstrap = True
         wanted = [c for c in fetch if c in tps_rows]
         results = await asyncio.gather(*(self._tps(c, tps_rows[c], current.get(c), current_ts.get(c)) for c in wanted))
         tallies = [r for r in results if isinstance(r, TpsTally)]
+        dpt_only = [(r.tps_id, r.tps_code, r.registered_voters) for r in results if isinstance(r, DptOnly)]
         complete = not unknown and all(r is not _FAILED for r in results)
         race, now = self.ctx.race, self.clock()
 
         async def job(session: AsyncSession) -> list[str]:
             written = await record_tps_tallies(session, race, tallies, received_at=now) if tallies else []
+            await fill_registered_voters(session, race, dpt_only)
             if complete:
                 await save_region_states(session, race.id, [(code, done)], now=now)
             return written
 
-        if tallies or complete:
+        if tallies or dpt_only or complete:
             written = await self.writer.submit(job)
             self.stats.documents["changed"] += len(written)
             self.result.tps_written += len(written)
@@ -252,6 +240,7 @@ class SyncPass:
             if complete:
                 self.states[code] = done
                 self.synced[code] = done.fingerprint
+                self.result.settled.add(code)
         return complete
 
     async def _desa_now(
@@ -287,20 +276,24 @@ class SyncPass:
     async def _tps(
         self, code: str, tps: tuple[int, int], current: dict[str, int] | None, current_ts: datetime | None
     ) -> object:
-        fetched = await self.fetcher.get(self.layout.region_file(code))
+        fetched = await self.fetcher.get(self.target.region_file_path(code))
         if fetched.status != "ok":
-            self._failure(fetched.reason or "transport")
+            self._unfetched(fetched, code)
             return _FAILED
         self.stats.documents["fetched"] += 1
         try:
             doc = parse_tps_file(fetched.body, source_zone=self.ctx.source_zone)
         except DocumentError as error:
-            self._reject(fetched.path, error.reason, str(error))
+            self._reject(fetched.path, error.reason, str(error), code)
             return _FAILED
+        self.result.read.add(code)
         if doc.votes is None:
-            return None  # nothing uploaded (or taken down): keep what we have
+            # nothing uploaded (or taken down): keep what we have, but learn the DPT if the page states it
+            dpt = doc.administrasi.pemilih_dpt_j if doc.administrasi is not None else None
+            return DptOnly(tps[0], code, dpt) if dpt and tps[1] == 0 else None
         if doc.ts is not None and current_ts is not None and doc.ts < current_ts:
-            self._reject(fetched.path, "stale", f"ts {doc.ts.isoformat()} is older than {current_ts.isoformat()}")
+            stale = f"ts {doc.ts.isoformat()} is older than {current_ts.isoformat()}"
+            self._reject(fetched.path, "stale", stale, code)
             return _FAILED
         return self._tally(code, tps, doc, current, fetched.path)
 
@@ -342,10 +335,15 @@ class SyncPass:
         self.stats.failures[reason] += 1
         self.result.failures[reason] += 1
 
-    def _reject(self, path: str, reason: str, detail: str) -> None:
+    def _unfetched(self, fetched: Fetched, code: str) -> None:
+        reason = fetched.reason or "transport"
+        self._failure(reason)
+        self.result.unfetched.append(Rejection(fetched.path, reason, fetched.detail, code))
+
+    def _reject(self, path: str, reason: str, detail: str, code: str | None = None) -> None:
         self.stats.documents["rejected"] += 1
         self._failure(reason)
-        self.result.rejections.append(Rejection(path, reason, detail))
+        self.result.rejections.append(Rejection(path, reason, detail, code))
 
     def _failed(self, reason: str, detail: str) -> PassResult:
         self.result.outcome = "failure"

@@ -1,10 +1,15 @@
 """The `belu-2020` scenario: Pilkada Belu 2020 served in the Pilkada 2024 layout (`pkwkk`, race region 5304).
 
-Paths (all ancestors spelled out, as Sirekap does):
+Paths, exactly the real layout (`sirekap.races`; all ancestors spelled out, as Sirekap does):
   /pilkada/paslon/pkwkk.json                                    paslon of the race, keyed by race region
-  /wilayah/pilkada/pkwkk/0.json, …/53.json, …/53/5304.json, …   region lists down to a desa's TPS
-  /pilkada/hhcw/pkwkk/53.json, …/53/5304.json, …                aggregated files (tungsura shape)
+  /wilayah/pilkada/pkwkp/0.json, /wilayah/pilkada/pkwkp/53.json the provinces and NTT's kab/kota (the governor's
+                                                                lists: a bupati race has none of its own)
+  /wilayah/pilkada/pkwkk/53/5304.json, …/530412.json, …         the race's own lists, down to a desa's TPS
+  /pilkada/hhcw/pkwkk/53.json                                   the province's overview of its kab/kota races
+                                                                (progress only in its chart; votes in each row)
+  /pilkada/hhcw/pkwkk/53/5304.json, …                           aggregated files (tungsura shape)
   /pilkada/hhcw/pkwkk/53/5304/530412/5304121003/5304121003001.json   one TPS
+The lists name only what the scenario knows (NTT, Belu): a subset of the real lists, never a path they lack.
 
 Sirekap publishes a snapshot every 15 minutes: at any instant the files show the last snapshot (`ts` on the quarter
 hour, written in the source zone). Aggregated files are the sums of the TPS files of the same snapshot, misreads
@@ -21,11 +26,12 @@ from zoneinfo import ZoneInfo
 
 from sirekap.belu import Belu2020, Tps, belu_2020
 from sirekap.codes import Level, level_of, parent_of
+from sirekap.races import PILKADA_2020, RaceTarget
 from sirekap.sim import shapes
 from sirekap.sim.belu_timeline import OUTAGE, WITA, BeluTimeline, belu_timeline
 from sirekap.sim.clock import floor_to
 from sirekap.sim.faults import Fault, make_fault
-from sirekap.sim.scenario import Document, code_in
+from sirekap.sim.scenario import Document
 from sirekap.timestamps import WIB, format_ts
 
 SNAPSHOT = timedelta(minutes=15)
@@ -36,6 +42,8 @@ OPENED = datetime(2020, 12, 9, 7, 0, tzinfo=WITA)
 PASLON_SET = datetime(2020, 9, 23, 10, 0, tzinfo=WITA)
 #: Upstream candidate ids by ballot number (invented, stable).
 CANDIDATE_IDS = {1: "1000899", 2: "1000900"}
+#: The race this scenario publishes.
+RACE = RaceTarget("pkwkk", "5304", PILKADA_2020)
 TINGKAT = {Level.PROVINSI: 1, Level.KABUPATEN: 2, Level.KECAMATAN: 3, Level.DESA: 4, Level.TPS: 5}
 
 
@@ -77,21 +85,23 @@ class BeluNight:
         return {"snapshot_ts": self._ts(snapshot), "tps_in": race.progres, "tps_total": race.total}
 
     def document(self, path: str, at: datetime) -> Document | None:
-        snapshot = floor_to(at, SNAPSHOT)
-        if path == "/pilkada/paslon/pkwkk.json":
-            return Document(self._paslon(), PASLON_SET)
-        if path == "/wilayah/pilkada/pkwkk/0.json":
-            return self._region_list("")
-        if (code := code_in(path, "/wilayah/pilkada/pkwkk/")) is not None:
-            return self._region_list(code) if code in self.children and level_of(code) is not Level.TPS else None
-        if (code := code_in(path, "/pilkada/hhcw/pkwkk/")) is None:
+        found = RACE.document_at(path)
+        if found is None:
             return None
+        what, code = found
+        snapshot = floor_to(at, SNAPSHOT)
+        if what == "candidates":
+            return Document(self._paslon(), PASLON_SET)
+        if what == "list":
+            return self._region_list(code) if code in self.children else None
         if code in self.tps:
             return self._tps_file(self.tps[code], snapshot)
         if code in self.children:
             totals = self._totals(snapshot)
             rows = ((child, totals[child]) for child in self.children[code])
-            body = shapes.pilkada_region_file(self._ts(snapshot), self.ids, totals[code], rows)
+            # above the race, the province's overview of its kab/kota races: no votes of its own in its chart
+            above = len(code) < len(RACE.region_code)
+            body = shapes.pilkada_region_file(self._ts(snapshot), self.ids, totals[code], rows, chart_votes=not above)
             return Document(body, snapshot)
         return None
 

@@ -24,11 +24,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sirekap.codes import Level, level_of
+from sirekap.races import RaceTarget
 from sirekap.sim import shapes
 from sirekap.sim.clock import floor_to
 from sirekap.sim.faults import Fault
 from sirekap.sim.national_tree import NationalTree, build_tree
-from sirekap.sim.scenario import Document, code_in
+from sirekap.sim.scenario import Document
 from sirekap.timestamps import WIB, format_ts
 
 SNAPSHOT = timedelta(minutes=30)
@@ -42,6 +43,8 @@ CANDIDATES = (
     ("100027", "SIMULASI CALON 03 - SIMULASI WAKIL 03", "#B67352", 3),
 )
 IDS = tuple(c[0] for c in CANDIDATES)
+#: The race this scenario publishes (its paths come from `sirekap.races`).
+RACE = RaceTarget.parse("ppwp")
 TINGKAT = {Level.PROVINSI: 1, Level.KABUPATEN: 2, Level.KECAMATAN: 3, Level.DESA: 4, Level.TPS: 5}
 Sums = tuple[int, int, int, int]  # votes of the three candidates, TPS with data
 
@@ -89,26 +92,21 @@ class National:
         return {"tps_total": self.tree.tps_total, "batches": [b.to_json(self.source_zone) for b in self.batches]}
 
     def document(self, path: str, at: datetime) -> Document | None:
-        if path.startswith("/pemilu/hhcw/ppwp/"):
-            code = code_in(path, "/pemilu/hhcw/ppwp/")
-            if code is None:
-                return None
-            if len(code) == 13:
-                return self._tps_file(code, at) if self.tree.has_tps(code) else None
-            return self._region_file(code, at) if code in self.tree.children or code in self.tree.tps_in_desa else None
-        if path == "/pemilu/hhcw/ppwp.json":
-            return self._region_file("", at)
-        if path == "/pemilu/ppwp.json":
+        found = RACE.document_at(path)
+        if found is None:
+            return None
+        what, code = found
+        if what == "candidates":
             ts = format_ts(CANDIDATES_SET, self.source_zone)
             return Document(
                 {i: shapes.candidate(ts, nama, warna, n) for i, nama, warna, n in CANDIDATES}, CANDIDATES_SET
             )
-        if path == "/wilayah/pemilu/ppwp/0.json":
-            return self._region_list("")
-        code = code_in(path, "/wilayah/pemilu/ppwp/")
-        if code is not None and (code in self.tree.children or code in self.tree.tps_in_desa):
-            return self._region_list(code)
-        return None
+        known = code == "" or code in self.tree.children or code in self.tree.tps_in_desa
+        if what == "list":
+            return self._region_list(code) if known else None
+        if len(code) == 13:
+            return self._tps_file(code, at) if self.tree.has_tps(code) else None
+        return self._region_file(code, at) if known else None
 
     # changes
 

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sirekap.codes import CodeError, url_path
 from sirekap.sim.faults import Fault
 
 
@@ -35,18 +34,3 @@ class Scenario(Protocol):
     def status(self, at: datetime) -> dict[str, Any]:
         """A summary for the admin API (progress and the like)."""
         ...
-
-
-def code_in(path: str, prefix: str) -> str | None:
-    """The region code a Sirekap path names after `prefix`, when every ancestor is spelled out correctly.
-
-    `code_in("/pilkada/hhcw/pkwkk/53/5304.json", "/pilkada/hhcw/pkwkk/")` is `"5304"`; a broken chain is None.
-    """
-    if not (path.startswith(prefix) and path.endswith(".json")):
-        return None
-    chain = path[len(prefix) : -5]
-    code = chain.rpartition("/")[2]
-    try:
-        return code if code and url_path(code) == chain else None
-    except CodeError:
-        return None

@@ -1,8 +1,9 @@
 """Sirekap's JSON documents as plain dicts, in the Pemilu 2024 and Pilkada 2024 shapes (see sirekap-format.md).
 
 Pure builders: the scenarios decide the numbers and the times, these decide the shape, quirks included: `ts` without
-a zone, the spurious `"null": null` chart key of TPS files, no candidate keys at all for a child without data, and
-`persen` as an int in the rows of TPS children (a float everywhere else).
+a zone, the spurious `"null": null` chart key of TPS files, no candidate keys at all for a child without data,
+`persen` as an int in the rows of TPS children (a float everywhere else), Pilkada TPS pages without the optional
+`pengguna_dptb_*`, `pengguna_non_dpt_*` and `pengguna_total_*`.
 """
 
 from __future__ import annotations
@@ -78,18 +79,23 @@ def pemilu_region_file(ts: str, ids: Sequence[str], chart: Totals, rows: Iterabl
     }
 
 
-def pilkada_region_file(ts: str, ids: Sequence[str], chart: Totals, rows: Iterable[tuple[str, Totals]]) -> Json:
+def pilkada_region_file(
+    ts: str, ids: Sequence[str], chart: Totals, rows: Iterable[tuple[str, Totals]], *, chart_votes: bool = True
+) -> Json:
+    """A Pilkada 2024 aggregated file; `chart_votes` False for a province's overview of its kab/kota races, whose
+    chart has only the progress (each race has its own candidates, in its row)."""
     table: Json = {}
     for code, row in rows:
         progres = {"total": row.total, "persen": _row_persen(row), "progres": row.progres}
         table[code] = {"psu": "Reguler", **_counts(ids, row), "progres": progres, "status_progress": _done(row)}
     chart_progres = {"total": chart.total, "persen": persen(chart.progres, chart.total), "progres": chart.progres}
+    counts = _counts(ids, chart) if chart_votes else {}
     return {
         "mode": "hhcw",
         "psu": "Reguler",
         "ts": ts,
         "progres": {"total": chart.total, "progres": chart.progres},
-        "tungsura": {"chart": {**_counts(ids, chart), "progres": chart_progres}, "table": table},
+        "tungsura": {"chart": {**counts, "progres": chart_progres}, "table": table},
     }
 
 
@@ -123,8 +129,17 @@ def pemilu_tps_file(ts: str, ids: Sequence[str], sheet: Sheet | None) -> Json:
     }
 
 
+#: What a Pilkada 2024 TPS page publishes: no voters-who-came figures but those of the DPT (`pengguna_dpt_*`).
+PILKADA_ADMINISTRASI = frozenset(
+    {"suara_sah", "suara_tidak_sah", "suara_total"}
+    | {f"{group}_{part}" for group in ("pemilih_dpt", "pengguna_dpt") for part in "jlp"}
+)
+
+
 def pilkada_tps_file(ts: str, ids: Sequence[str], sheet: Sheet | None) -> Json:
     chart, page, images = _tps_parts(ids, sheet)
+    if page is not None:
+        page = {key: value for key, value in page.items() if key in PILKADA_ADMINISTRASI}
     uploaded = sheet is not None
     return {
         "mode": "hhcw",

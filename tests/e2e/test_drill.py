@@ -3,8 +3,10 @@ repository's rules, Alertmanager with the repository's routes and inhibitions, a
 
 The simulator's scheduled election-night outage (14:02 WITA) pages "Sirekap down since 14:02 WITA"; while it lasts,
 the API's failing sync is held back by the inhibition; once Sirekap recovers, "Sirekap down" resolves and the sync
-failure (this API cannot reach Sirekap at all) pages "sync failing". Scrape and evaluation run every second and the
-routes' waits are shortened, so the whole drill takes about a minute and a half.
+failure (this API cannot reach Sirekap at all) pages "sync failing". Then a second API follows the simulator while
+one TPS file is an HTML page served with status 200: its passes complete with that one document unreadable, which
+files a ticket "Sync of pkwkk-5304 is partial: 1 unreadable document" and never pages. Scrape and evaluation run
+every second and the routes' waits are shortened, so the whole drill takes about two and a half minutes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import httpx
 import pytest
 import yaml
 
+from sirekap.codes import url_path
+from sirekap.sim.belu_timeline import belu_timeline
 from tests.databases import PostgresDatabases, SqliteDatabases
 from tests.e2e.test_monitor_page import process
 from tests.servers import free_port
@@ -73,9 +77,10 @@ def wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
 
 
 @pytest.fixture
-def drill_database_url(database_servers: dict[str, SqliteDatabases | PostgresDatabases]) -> str:
-    """PostgreSQL when the run has it (as CI does), else SQLite: the drill runs once."""
-    return database_servers["postgresql" if "postgresql" in database_servers else "sqlite"].create("belu")
+def drill_databases(database_servers: dict[str, SqliteDatabases | PostgresDatabases]) -> tuple[str, str]:
+    """Two databases, one per API: PostgreSQL when the run has it (as CI does), else SQLite: the drill runs once."""
+    server = database_servers["postgresql" if "postgresql" in database_servers else "sqlite"]
+    return server.create("belu"), server.create("belu")
 
 
 @pytest.fixture
@@ -86,9 +91,12 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.mark.skipif(PROMETHEUS is None and not os.environ.get("CI"), reason="Debian prometheus is not installed")
-def test_outage_and_sync_failure_fire_and_resolve(tmp_path: Path, drill_database_url: str, receiver: Receiver) -> None:
+def test_outage_and_sync_failure_fire_and_resolve(
+    tmp_path: Path, drill_databases: tuple[str, str], receiver: Receiver
+) -> None:
     assert PROMETHEUS and ALERTMANAGER, "CI must install Debian's prometheus and prometheus-alertmanager"
-    ports = {name: free_port() for name in ("sim", "admin", "api", "monitor", "prometheus", "alertmanager")}
+    names = ("sim", "admin", "api", "partial_api", "monitor", "prometheus", "alertmanager")
+    ports = {name: free_port() for name in names}
     admin = f"http://127.0.0.1:{ports['admin']}"
 
     alertmanager_config = yaml.safe_load((ROOT / "deploy/alertmanager/alertmanager.yml").read_text())
@@ -109,6 +117,11 @@ def test_outage_and_sync_failure_fire_and_resolve(tmp_path: Path, drill_database
     for job in prometheus_config["scrape_configs"]:
         service = "api" if job["job_name"] == "pantau-api" else "monitor"
         job["static_configs"][0]["targets"] = [f"127.0.0.1:{ports[service]}"]
+    # the API of the last phase, scraped as a job of its own so that it is not "down" before it starts
+    partial_target = f"127.0.0.1:{ports['partial_api']}"
+    prometheus_config["scrape_configs"].append(
+        {"job_name": "pantau-api-partial", "static_configs": [{"targets": [partial_target]}]}
+    )
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(prometheus_config))
 
     python = sys.executable
@@ -116,9 +129,9 @@ def test_outage_and_sync_failure_fire_and_resolve(tmp_path: Path, drill_database
     sim = [python, "-m", "pantau.cli", "sim", "--scenario", "belu-2020", "--speed", "0", "--start", "2020-12-09T14:01",
            "--port", str(ports["sim"]), "--admin-port", str(ports["admin"])]  # fmt: skip
     api_env = {
-        "PANTAU_DATABASE_URL": drill_database_url,
+        "PANTAU_DATABASE_URL": drill_databases[0],
         "PANTAU_SIREKAP_URL": f"http://127.0.0.1:{free_port()}",  # this API cannot reach Sirekap: its sync fails
-        "PANTAU_SYNC_RACES": "pkwkk 5304",
+        "PANTAU_SYNC_RACES": "pkwkk 5304 2020",
         "PANTAU_SYNC_INTERVAL": "1",
     }
     monitor_env = {
@@ -169,6 +182,26 @@ def test_outage_and_sync_failure_fire_and_resolve(tmp_path: Path, drill_database
         assert failing[0]["annotations"]["summary"] == "Sync of pkwkk-5304 is failing"
         assert failing[0]["received"] >= lifted, "the sync page only comes once Sirekap is back"
 
+        # One TPS file that has data becomes a WAF page served with status 200; another API follows Sirekap.
+        tps = belu_timeline().order[0].code  # among the first uploads: in the 14:00 snapshot
+        fault = {"kind": "denied", "status": 200, "path": f"/pilkada/hhcw/pkwkk/{url_path(tps)}.json"}
+        httpx.post(f"{admin}/_sim/faults", json=fault).raise_for_status()
+        partial_env = api_env | {
+            "PANTAU_DATABASE_URL": drill_databases[1],
+            "PANTAU_SIREKAP_URL": f"http://127.0.0.1:{ports['sim']}",
+        }
+        partial_api = [python, "-m", "api", "--port", str(ports["partial_api"])]
+        with process(partial_api, partial_env, f"http://{partial_target}/healthz"):
+            ticket = wait_for(lambda: receiver.alerts("SyncPartial", "firing"), 120, "SyncPartial to file a ticket")
+            assert ticket[0]["labels"]["instance"] == partial_target and ticket[0]["route"] == "/ticket"
+            assert ticket[0]["annotations"]["summary"] == "Sync of pkwkk-5304 is partial: 1 unreadable document"
+            # passes that complete with one unreadable TPS never page
+            assert query(prometheus_url, f'pantau_sync_up{{instance="{partial_target}"}} == 1')
+            assert not [
+                a for a in receiver.alerts("SyncFailing", "firing") if a["labels"]["instance"] == partial_target
+            ]
+            assert not am_alerts(alertmanager_url, "SyncFailing", instance=partial_target)
+
 
 def query(prometheus_url: str, expr: str) -> list[dict[str, Any]]:
     answer = httpx.get(f"{prometheus_url}/api/v1/query", params={"query": expr}).json()
@@ -176,9 +209,9 @@ def query(prometheus_url: str, expr: str) -> list[dict[str, Any]]:
     return result
 
 
-def am_alerts(alertmanager_url: str, name: str) -> list[dict[str, Any]]:
-    """The alerts Alertmanager holds under that name, with their status (active, suppressed) and inhibitors."""
-    answer: list[dict[str, Any]] = httpx.get(
-        f"{alertmanager_url}/api/v2/alerts", params={"filter": f'alertname="{name}"'}
-    ).json()
+def am_alerts(alertmanager_url: str, name: str, **labels: str) -> list[dict[str, Any]]:
+    """The alerts Alertmanager holds under that name (and labels), with their status (active, suppressed) and
+    inhibitors."""
+    matchers = [f'alertname="{name}"', *(f'{label}="{value}"' for label, value in labels.items())]
+    answer: list[dict[str, Any]] = httpx.get(f"{alertmanager_url}/api/v2/alerts", params={"filter": matchers}).json()
     return answer

@@ -31,7 +31,7 @@ def sync_process(database_url: str, base_url: str) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "PANTAU_DATABASE_URL": database_url,
         "PANTAU_SIREKAP_URL": base_url,
-        "PANTAU_SYNC_RACES": "pkwkk 5304",
+        "PANTAU_SYNC_RACES": "pkwkk 5304 2020",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "api.sync", "--concurrency", "4"],

@@ -12,8 +12,9 @@ from api.graphql.schema import build_schema
 from api.settings import Settings
 from monitor.app import create_app as create_monitor
 from monitor.settings import Settings as MonitorSettings
-from monitor.settings import Target, race_file_url
+from monitor.settings import Target
 from sirekap.clock import Clock
+from sirekap.races import RaceTarget, race_file_url
 from sirekap.sim.testing import running_simulator
 from tests.servers import free_port, serving_here
 
@@ -26,7 +27,7 @@ async def test_banner_from_the_monitor(belu_sessions: async_sessionmaker[AsyncSe
     now = datetime(2020, 12, 9, 6, 3, tzinfo=UTC)  # 14:03 WITA, Sirekap down
     with running_simulator("belu-2020", speed=0.0) as sim:
         sim.set_clock(at="2020-12-09T14:03")
-        target = Target("pkwkk-5304", race_file_url(sim.base_url, "pkwkk", "5304"))
+        target = Target("pkwkk-5304", race_file_url(sim.base_url, RaceTarget.parse("pkwkk 5304")))
         settings = MonitorSettings(
             targets=(target,), database_url=f"sqlite:///{tmp_path}/m.db", stale_after_seconds=1e9
         )

@@ -35,7 +35,7 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 def test_promtool_check_rules() -> None:
     result = run(tool("promtool"), "check", "rules", str(DEPLOY / "prometheus/rules/pantau.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 15 rules found" in result.stdout
+    assert "SUCCESS: 16 rules found" in result.stdout
 
 
 def test_promtool_unit_tests_of_every_alert() -> None:

@@ -162,7 +162,7 @@ async def test_sirekap_results_progress_history_and_findings(belu_sessions: asyn
                votes { paslon { number } votes } asOf { local } isOfficial status } }
              tps(code: $tps) { number desa { code } history { source version isCurrent result { valid } }
                results(source: SIREKAP) { votes { votes } } }
-             findings(race: "pkwkk-5304-2020", region: "5304") { subjectCode } }""",
+             findings(race: "pkwkk-5304-2020", region: "5304") { totalCount edges { node { subjectCode } } } }""",
         kec=first[:6],
         tps=first,
     )
@@ -176,7 +176,7 @@ async def test_sirekap_results_progress_history_and_findings(belu_sessions: asyn
     history = data["tps"]["history"]
     assert [(h["version"], h["isCurrent"], h["result"]["valid"]) for h in history] == [(1, False, 1048), (2, True, 158)]
     assert data["tps"]["results"]["votes"] == [{"votes": 100}, {"votes": 58}]
-    assert data["findings"] == []  # the correction carries no findings
+    assert data["findings"] == {"totalCount": 0, "edges": []}  # the correction carries no findings
 
 
 async def test_tps_pages_cover_all_426_without_gaps_or_repeats(belu_sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -220,10 +220,83 @@ async def test_tps_filters_and_orders(belu_sessions: async_sessionmaker[AsyncSes
     assert data["waiting"]["totalCount"] == 424
 
 
+NOTES = [
+    {
+        "check": "total_within_voters",
+        "kind": "incomplete",
+        "severity": "note",
+        "message": "cannot check: pengguna_total_j missing",
+    },
+    {
+        "check": "gender_split",
+        "kind": "incomplete",
+        "severity": "note",
+        "message": "cannot check: pengguna_total_l missing",
+    },
+]
+ANOMALY = {
+    "check": "votes_sum_valid",
+    "kind": "invalid",
+    "message": "candidate votes 100 + 78 = 178, but suara_sah is 185",
+}
+
+
+async def test_only_a_failed_rule_makes_an_anomaly_and_findings_page_by_severity_and_rule(
+    belu_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    tps = belu_2020().tps
+    for t in tps[:30]:  # thirty TPS with notes only (optional fields left out), one with an anomaly too
+        await _write_sirekap(belu_sessions, t.code, (100, 78), findings=[*NOTES, ANOMALY] if t is tps[7] else NOTES)
+    statuses = """{ anomaly: tpsConnection(race: "pkwkk-5304-2020", status: ANOMALY) { totalCount edges { node {
+                      code status } } }
+                    reported: tpsConnection(race: "pkwkk-5304-2020", status: REPORTED) { totalCount }
+                    noted: tpsConnection(race: "pkwkk-5304-2020", hasFindings: true) { totalCount }
+                    tps(code: "%s") { status unreadable { reason }
+                      results(source: SIREKAP) { findings { check severity } } } }"""
+    data = await run(belu_sessions, statuses % tps[7].code)
+    assert data["anomaly"] == {"totalCount": 1, "edges": [{"node": {"code": tps[7].code, "status": "ANOMALY"}}]}
+    assert data["reported"]["totalCount"] == 29 and data["noted"]["totalCount"] == 30
+    assert data["tps"]["status"] == "ANOMALY" and data["tps"]["unreadable"] is None
+    assert [f["severity"] for f in data["tps"]["results"]["findings"]] == ["NOTE", "NOTE", "ANOMALY"]
+
+    query = """query($severity: [FindingSeverity!], $rule: [String!], $after: String) {
+        findings(race: "pkwkk-5304-2020", region: "5304", severity: $severity, rule: $rule, first: 7, after: $after) {
+          totalCount pageInfo { hasNextPage endCursor } edges { node { subjectCode check severity message } } } }"""
+    anomalies = (await run(belu_sessions, query, severity=["ANOMALY"]))["findings"]
+    assert anomalies["totalCount"] == 1 and not anomalies["pageInfo"]["hasNextPage"]
+    assert anomalies["edges"][0]["node"] == {
+        "subjectCode": tps[7].code,
+        "check": "votes_sum_valid",
+        "severity": "ANOMALY",
+        "message": ANOMALY["message"],
+    }
+    seen: list[tuple[str, str]] = []
+    after = None
+    while True:  # 61 findings, 7 a page, in subject order, none twice
+        page = (await run(belu_sessions, query, after=after))["findings"]
+        assert page["totalCount"] == 61
+        seen += [(e["node"]["subjectCode"], e["node"]["check"]) for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) == 61 and [code for code, _ in seen] == sorted(code for code, _ in seen)
+    gender = (await run(belu_sessions, query, rule=["gender_split"], severity=["NOTE", "INCOMPLETE"]))["findings"]
+    assert gender["totalCount"] == 30 and {e["node"]["check"] for e in gender["edges"]} == {"gender_split"}
+    one_kecamatan = await run(
+        belu_sessions,
+        f'{{ findings(race: "pkwkk-5304-2020", region: "{tps[7].code[:6]}") {{ totalCount }} }}',
+    )
+    in_kecamatan = sum(1 for t in tps[:30] if t.code[:6] == tps[7].code[:6])
+    assert one_kecamatan["findings"]["totalCount"] == 2 * in_kecamatan + 1
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
         ('{ tpsConnection(race: "pkwkk-5304-2020", first: 101) { totalCount } }', "first must be between 0 and 100"),
+        ('{ findings(race: "pkwkk-5304-2020", region: "5304", first: 101) { totalCount } }', "between 0 and 100"),
+        ('{ findings(race: "pkwkk-5304-2020", region: "5304", after: "bm9wZQ") { totalCount } }', "not one this API"),
+        ('{ findings(race: "pkwkk-5304-2099", region: "5304") { totalCount } }', "no race 'pkwkk-5304-2099'"),
         ('{ region(code: "53041") { name } }', "has 5 digits"),
         ('{ tpsConnection(race: "pkwkk-5304-2020", after: "bm9wZQ") { totalCount } }', "not one this API handed out"),
     ],

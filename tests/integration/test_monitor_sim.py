@@ -21,8 +21,9 @@ from starlette.applications import Starlette
 
 from monitor.app import create_app
 from monitor.probe import Reason
-from monitor.settings import Settings, Target, maintenance_from, race_file_url
+from monitor.settings import Settings, Target, maintenance_from
 from sirekap.clock import Clock
+from sirekap.races import RaceTarget, race_file_url
 from sirekap.sim.testing import RunningSim, running_simulator
 from tests.servers import serving_here
 
@@ -48,7 +49,7 @@ def sim() -> Iterator[RunningSim]:
 
 
 def settings_for(sim: RunningSim, database_url: str, **changes: Any) -> Settings:
-    target = Target(NAME, race_file_url(sim.base_url, "pkwkk", "5304"))
+    target = Target(NAME, race_file_url(sim.base_url, RaceTarget.parse("pkwkk 5304")))
     settings = Settings(
         targets=(target,),
         database_url=database_url,

@@ -56,10 +56,12 @@ async def test_bootstrap_into_an_empty_database_builds_the_race_from_the_upstrea
         async with h.sessions() as session:
             race = await session.scalar(select(Race).where(Race.kind == "pkwkk", Race.region_code == "5304"))
             assert race is not None
-            assert (race.time_zone, race.voting_day.isoformat(), race.voter_cap_per_tps) == (
+            # identity from the configured target (Pilkada 2020), never from a document's time
+            assert (race.slug, race.time_zone, race.voting_day.isoformat(), race.voter_cap_per_tps) == (
+                "pkwkk-5304-2020",
                 "Asia/Makassar",
                 "2020-12-09",
-                600,
+                500,
             )
             assert race.title == "Pemilihan Bupati BELU"
             levels = {
@@ -159,7 +161,9 @@ async def test_an_ocr_misread_then_corrected_keeps_both_versions(database_url: s
         assert votes_of(versions[1]) == true_votes
         # the misread contradicted the sheet's own suara_sah: stored as a finding, not fixed
         assert "votes_sum_valid" in {f["check"] for f in versions[0].findings}
-        assert versions[1].finding_count == 0
+        assert versions[0].anomaly_count == 1 and versions[1].anomaly_count == 0
+        # Pilkada 2024 TPS pages leave out the voters-who-came figures: the checks that need them are notes
+        assert {f["severity"] for f in versions[1].findings} == {"note"}
         assert versions[1].note is not None and versions[1].note.startswith("correction")
 
 
@@ -257,3 +261,29 @@ async def test_the_1400_outage_fails_cleanly_and_the_pass_after_recovery_catches
             async with h.sessions() as session:
                 rollup = await session.get_one(Rollup, (race.id, Source.SIREKAP, "5304"))
                 assert rollup.tps_in == 100
+
+
+async def test_a_document_the_host_refuses_is_unreadable_a_struggling_host_is_not(
+    database_url: str, sim: RunningSim
+) -> None:
+    from api.sync.models import SyncUnreadable
+    from sirekap.codes import url_path
+
+    sim.set_clock(at=wita(10, 12, 0))
+    reported = sorted(
+        code for code, (tps_in, _) in simulator_numbers(sim.base_url).items() if len(code) == 13 and tps_in
+    )
+    refused, failing = reported[0], reported[-1]
+    sim.add_fault("denied", path=f"/pilkada/hhcw/pkwkk/{url_path(refused)}.json", status=403)
+    sim.add_fault("error", path=f"/pilkada/hhcw/pkwkk/{url_path(failing)}.json", status=503)
+    async with sync_harness(database_url, sim.base_url, FakeClock(wita(10, 12, 0))) as h:
+        result = await h.service.sync_race(h.service.config.targets[0])
+        assert result.outcome == "partial"
+        # the pass names both documents it could not read
+        assert f"{url_path(refused)}.json (http_4xx)" in result.summary()
+        assert f"{url_path(failing)}.json (http_5xx)" in result.summary()
+        async with h.sessions() as session:
+            unreadable = {(u.code, u.reason) for u in await session.scalars(select(SyncUnreadable))}
+        # a 403 on one document is that document's problem; a 503 is the host's, which the monitor reports
+        assert unreadable == {(refused, "http_4xx")}
+        assert h.stats.race("pkwkk-5304").unreadable == 1

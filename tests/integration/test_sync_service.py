@@ -31,7 +31,7 @@ async def test_no_background_sync_without_an_upstream(database_url: str) -> None
 
 async def test_background_sync_follows_the_upstream_and_reports_on_the_registry(database_url: str) -> None:
     with running_simulator("belu-2020", at=datetime(2020, 12, 11, 18, 15, tzinfo=WITA)) as sim:
-        settings = Settings(database_url=database_url, sirekap_url=sim.base_url, sync_races=("pkwkk 5304",))
+        settings = Settings(database_url=database_url, sirekap_url=sim.base_url, sync_races=("pkwkk 5304 2020",))
         engine = create_engine(database_url)
         registry = CollectorRegistry()
         state = SimpleNamespace(settings=settings, sessions=sessionmaker(engine), registry=registry)
@@ -50,7 +50,7 @@ async def test_background_sync_follows_the_upstream_and_reports_on_the_registry(
 
 async def test_a_sync_pass_announces_each_kecamatan_it_moved_once(database_url: str) -> None:
     with running_simulator("belu-2020", at=datetime(2020, 12, 11, 18, 15, tzinfo=WITA)) as sim:
-        settings = Settings(database_url=database_url, sirekap_url=sim.base_url, sync_races=("pkwkk 5304",))
+        settings = Settings(database_url=database_url, sirekap_url=sim.base_url, sync_races=("pkwkk 5304 2020",))
         engine = create_engine(database_url)
         registry, broadcast = CollectorRegistry(), LocalBroadcast()
         state = SimpleNamespace(

@@ -18,12 +18,13 @@ from api.rollup_check import rollup_mismatches
 from api.store import RaceInfo
 from api.sync.fetcher import FetchPolicy
 from api.sync.metrics import SyncStats
-from api.sync.plan import RaceTarget
 from api.sync.service import SyncConfig, SyncService
 from sirekap.codes import url_path
+from sirekap.races import RaceTarget
 from sirekap.timestamps import WIB
 
-BELU = RaceTarget.parse("pkwkk 5304")
+#: The belu-2020 scenario is Pilkada 2020: the race is named with its election.
+BELU = RaceTarget.parse("pkwkk 5304 2020")
 #: Quick to give up, so failure tests take a second, not a minute; still retries and still backs off.
 TEST_POLICY = FetchPolicy(
     concurrency=8, timeout_seconds=5, retries=1, backoff_base_seconds=0.01, backoff_cap_seconds=0.05
@@ -47,12 +48,16 @@ class Harness:
 
 @asynccontextmanager
 async def sync_harness(
-    database_url: str, base_url: str, clock: FakeClock, policy: FetchPolicy = TEST_POLICY
+    database_url: str,
+    base_url: str,
+    clock: FakeClock,
+    policy: FetchPolicy = TEST_POLICY,
+    targets: tuple[RaceTarget, ...] = (BELU,),
 ) -> AsyncIterator[Harness]:
     engine = create_engine(database_url)
     sessions = sessionmaker(engine)
     stats = SyncStats()
-    config = SyncConfig(base_url, (BELU,), source_zone=WIB, policy=policy)
+    config = SyncConfig(base_url, targets, source_zone=WIB, policy=policy)
     service = SyncService(config, sessions, stats=stats, clock=clock)
     try:
         yield Harness(service, sessions, stats)

@@ -171,14 +171,49 @@ def test_missing_inputs_make_each_check_incomplete_not_a_crash() -> None:
 
 
 def test_a_partial_sheet_reports_missing_keys_as_incomplete() -> None:
-    findings = check_tps(tps(pengguna_total_p=None, suara_tidak_sah=None))
+    findings = check_tps(tps(pengguna_dpt_p=None, suara_tidak_sah=None))
     assert checks(findings) == {("valid_invalid_total", "incomplete"), ("gender_split", "incomplete")}
     gender = next(f for f in findings if f.check == "gender_split")
     assert gender.as_dict() == {
         "check": "gender_split",
         "kind": "incomplete",
-        "message": "cannot check: pengguna_total_p missing",
+        "severity": "incomplete",
+        "message": "cannot check: pengguna_dpt_p missing",
     }
+    assert {f.severity for f in findings} == {"incomplete"}
+
+
+#: A Pilkada 2024 TPS page: no voters-who-came figures but those of the DPT (pengguna_dpt_*).
+WITHOUT_OPTIONAL = {
+    f"{group}_{part}": None for group in ("pengguna_total", "pengguna_dptb", "pengguna_non_dpt") for part in "jlp"
+}
+
+
+def test_a_page_without_the_optional_voter_use_fields_gets_notes_not_anomalies() -> None:
+    findings = check_tps(tps(**WITHOUT_OPTIONAL), candidate_ids=CANDIDATES, voter_cap=600)
+    assert checks(findings) == {
+        ("total_within_voters", "incomplete"),
+        ("voters_groups_sum", "incomplete"),
+        ("gender_split", "incomplete"),
+    }
+    assert {f.severity for f in findings} == {"note"}
+
+
+def test_a_contradiction_is_an_anomaly_beside_the_notes() -> None:
+    # the real anomaly of Belu 2024: candidate votes sum to 178 while suara_sah says 185
+    votes = {"100025": 100, "100026": 70, "100027": 8}
+    page = WITHOUT_OPTIONAL | {"suara_sah": 185, "suara_tidak_sah": 3, "suara_total": 188}
+    findings = check_tps(tps(votes, **page), candidate_ids=CANDIDATES, voter_cap=600)
+    anomalies = [f for f in findings if f.severity == "anomaly"]
+    assert [(f.check, f.kind) for f in anomalies] == [("votes_sum_valid", "invalid")]
+    assert "= 178, but suara_sah is 185" in anomalies[0].message
+    assert {f.severity for f in findings if f not in anomalies} == {"note"}
+
+
+def test_a_missing_required_field_beside_optional_ones_is_incomplete() -> None:
+    findings = check_tps(tps(**WITHOUT_OPTIONAL | {"pemilih_dpt_l": None}))
+    gender = next(f for f in findings if f.check == "gender_split")
+    assert gender.severity == "incomplete"
 
 
 def test_a_tps_with_nothing_uploaded_yields_one_incomplete_finding() -> None:

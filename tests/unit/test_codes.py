@@ -12,7 +12,6 @@ from sirekap.codes import (
     Level,
     ancestors_of,
     child_level,
-    document_path,
     is_kelurahan,
     level_of,
     parent_of,
@@ -88,22 +87,6 @@ def test_tingkat_and_child_levels() -> None:
     assert child_level(Level.NATIONAL) is Level.PROVINSI
     assert child_level(Level.DESA) is Level.TPS
     assert child_level(Level.TPS) is None
-
-
-def test_document_paths_of_each_mode() -> None:
-    assert document_path("pemilu", "hhcw", "ppwp", "") == "/pemilu/hhcw/ppwp.json"
-    assert document_path("pemilu", "hhcw", "ppwp", "5304121003001") == (
-        "/pemilu/hhcw/ppwp/53/5304/530412/5304121003/5304121003001.json"
-    )
-    assert document_path("pemilu", "wilayah", "ppwp", "") == "/wilayah/pemilu/ppwp/0.json"
-    assert document_path("pilkada", "wilayah", "pkwkk", "5304") == "/wilayah/pilkada/pkwkk/53/5304.json"
-    assert document_path("pilkada", "hr", "pkwkk", "5304") == "/pilkada/hr/pkwkk/53/5304.json"
-    with pytest.raises(ValueError):
-        document_path("pilkada", "hasil", "pkwkk", "5304")
-    with pytest.raises(ValueError):
-        document_path("pilpres", "hhcw", "ppwp", "")
-    with pytest.raises(CodeError):
-        document_path("pilkada", "hhcw", "pkwkk", "530")
 
 
 @given(st.from_regex(r"[0-9]{10}", fullmatch=True), st.integers(1, 999))

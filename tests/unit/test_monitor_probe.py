@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from monitor.probe import Freshness, Reason, Thresholds, next_freshness, probe
-from monitor.settings import Settings, Target, race_file_url, targets_from
+from monitor.settings import Settings, Target, targets_from
 
 NOW = datetime(2020, 12, 9, 7, 0, tzinfo=UTC)  # 15:00 WITA, 14:00 WIB
 THRESHOLDS = Thresholds(timedelta(hours=1), timedelta(hours=2), ZoneInfo("Asia/Jakarta"))
@@ -126,10 +126,9 @@ def test_targets_from_the_sync_races_or_explicit() -> None:
     env = {"PANTAU_SIREKAP_URL": "http://sim:8002/", "PANTAU_SYNC_RACES": "pkwkk 5304, ppwp"}
     assert targets_from(env) == (
         Target("pkwkk-5304", "http://sim:8002/pilkada/hhcw/pkwkk/53/5304.json"),
-        Target("ppwp", "http://sim:8002/pemilu/hhcw/ppwp.json"),
+        Target("ppwp-0", "http://sim:8002/pemilu/hhcw/ppwp.json"),
     )
     assert targets_from({**env, "PANTAU_PROBE_TARGETS": "a=http://x/a.json"}) == (Target("a", "http://x/a.json"),)
-    assert race_file_url("http://s", "pkwkp", "53") == "http://s/pilkada/hhcw/pkwkp/53.json"
 
 
 def test_maintenance_windows_are_local_time() -> None:

@@ -85,8 +85,11 @@ def test_aggregates_are_the_sums_of_their_tps_files(night: BeluNight, at: dateti
 
 def test_region_lists_and_candidates_parse(night: BeluNight) -> None:
     at = wita(9, 13)
-    provinsi = parse_region_list(fetch(night, "/wilayah/pilkada/pkwkk/0.json", at))
+    # a bupati race names its province and kab/kota from the governor's lists
+    provinsi = parse_region_list(fetch(night, "/wilayah/pilkada/pkwkp/0.json", at))
     assert [(e.code, e.name) for e in provinsi] == [("53", "NUSA TENGGARA TIMUR")]
+    kabupaten = parse_region_list(fetch(night, "/wilayah/pilkada/pkwkp/53.json", at))
+    assert [(e.code, e.name) for e in kabupaten] == [("5304", "BELU")]
     kecamatan = parse_region_list(fetch(night, "/wilayah/pilkada/pkwkk/53/5304.json", at))
     assert len(kecamatan) == 12
     tps = parse_region_list(fetch(night, "/wilayah/pilkada/pkwkk/53/5304/530412/5304121003.json", at))
@@ -109,6 +112,11 @@ def test_ts_is_written_in_the_source_zone(night: BeluNight) -> None:
         f"{HHCW}53/5304/530412/5304121003/5304121003999.json",
         "/pilkada/hhcw/pkwkp/53.json",
         "/wilayah/pilkada/pkwkk/53/5304/530412/5304121003/5304121003001.json",
+        # invented paths: a bupati race has no province or kab/kota list of its own, and no national file
+        "/wilayah/pilkada/pkwkk/0.json",
+        "/wilayah/pilkada/pkwkk/53.json",
+        "/wilayah/pilkada/pkwkp/53/5304.json",
+        "/pilkada/hhcw/pkwkk.json",
     ],
 )
 def test_paths_sirekap_would_not_have_are_not_found(night: BeluNight, path: str) -> None:

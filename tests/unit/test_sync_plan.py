@@ -2,10 +2,11 @@
 
 import pytest
 
-from api.sync.plan import Layout, RaceTarget, changed_children, changed_tps, chart_fingerprint, row_fingerprint
+from api.sync.plan import changed_children, changed_tps, chart_fingerprint, row_fingerprint
 from api.sync.pool import bounded_map
 from api.sync.service import SyncConfig
 from sirekap.documents import ChildRow, Progress, RegionFile
+from sirekap.races import RaceTarget
 from sirekap.zones import zone_of
 
 
@@ -20,24 +21,6 @@ def region(*rows: ChildRow) -> RegionFile:
             votes[k] = votes.get(k, 0) + v
     progress = Progress(sum(r.progress.tps_in for r in rows if r.progress), 0, None)
     return RegionFile(None, "hhcw", "Reguler", "pilkada", votes, progress, {r.code: r for r in rows})
-
-
-def test_race_targets_parse_and_name_their_metrics_label() -> None:
-    assert RaceTarget.parse("pkwkk 5304") == RaceTarget("pkwkk", "5304")
-    assert RaceTarget.parse("pkwkk 5304").label == "pkwkk-5304"
-    assert RaceTarget.parse("ppwp").label == RaceTarget.parse("ppwp 0").label == "ppwp-0"
-    for bad in ("", "dpr 11", "pkwkk", "ppwp 53", "pkwkk 53x4"):
-        with pytest.raises(ValueError):
-            RaceTarget.parse(bad)
-
-
-def test_layout_spells_sirekap_paths() -> None:
-    pilkada, pemilu = Layout("pkwkk"), Layout("ppwp")
-    assert pilkada.candidates() == "/pilkada/paslon/pkwkk.json"
-    assert pilkada.region_list("53") == "/wilayah/pilkada/pkwkk/53.json"
-    assert pilkada.region_file("5304121003001") == "/pilkada/hhcw/pkwkk/53/5304/530412/5304121003/5304121003001.json"
-    assert pemilu.candidates() == "/pemilu/ppwp.json"
-    assert (pemilu.region_list(""), pemilu.region_file("")) == ("/wilayah/pemilu/ppwp/0.json", "/pemilu/hhcw/ppwp.json")
 
 
 def test_only_children_whose_numbers_or_progress_moved_are_descended_into() -> None:
