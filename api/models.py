@@ -2,7 +2,7 @@
 
 Tallies are never updated in place: a correction adds a version and moves `is_current`. Rollups hold, per
 (race, source, region), the sums of the current TPS tallies below the region, kept in step on every write by
-`api.store`, so reading a region's totals and progress never scans its TPS.
+`api.tallies`, so reading a region's totals and progress never scans its TPS.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.entries import RegionEntry
 from api.models import RaceRegion, Rollup, RollupVote, Source, Tally
-from api.store import votes_of
+from api.tallies import votes_of
 
 
 def _differences(pleno: Mapping[int, int], other: Mapping[int, int]) -> str:

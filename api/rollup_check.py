@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import TPS_SOURCES, Rollup, RollupVote, Tally
 from api.rollups import Numbers, Totals, delta
-from api.store import RaceInfo, votes_of
+from api.tallies import RaceInfo, votes_of
 
 
 async def recomputed_rollups(session: AsyncSession, race: RaceInfo) -> dict[tuple[str, str], Totals]:

@@ -24,14 +24,15 @@ from api.outcomes import Accepted, Conflict, Outcome, Refused, Rejected
 from api.pleno_findings import pleno_against_chasil, pleno_against_kecamatan
 from api.read.catalog import Catalog, RaceRow
 from api.standings import pleno_status
-from api.store import (
+from api.tallies import (
+    COMPARED_FIELDS,
+    CurrentTally,
     RaceInfo,
     TallyInput,
+    TallyWrite,
     VersionConflict,
-    Written,
-    current_tally,
-    record_region_tally,
-    record_tps_tally,
+    current_tallies,
+    record_tallies,
     unchanged,
 )
 from api.tokens import Principal, Role
@@ -85,20 +86,12 @@ def _no_race(slug: str | None, code: str) -> Rejected:
     return Rejected([FieldError("race", f"no race covers {code}")])
 
 
-def _values(tally: Tally | None, votes: Mapping[int, int], numbers: Mapping[int, int]) -> dict[str, Any] | None:
+def _values(tally: CurrentTally | None, numbers: Mapping[int, int]) -> dict[str, Any] | None:
     """A tally version as the audit log shows it: votes by ballot number and every count."""
     if tally is None:
         return None
     by_id = {paslon_id: number for number, paslon_id in numbers.items()}
-    return _snapshot(
-        tally.version,
-        {by_id[p]: v for p, v in votes.items()},
-        {name: getattr(tally, name) for name in _COUNTED},
-        list(tally.findings),
-    )
-
-
-_COUNTED = ("valid", "invalid", "total", "voters_dpt", "voters_dptb", "voters_non_dpt", "voters_total", "tps_claimed")
+    return _snapshot(tally.version, {by_id[p]: v for p, v in tally.votes.items()}, tally.counts, tally.findings)
 
 
 def _snapshot(
@@ -126,12 +119,13 @@ async def _write(
     now: datetime,
     tps_id: int | None = None,
 ) -> Outcome:
-    old, old_votes = await current_tally(session, race.row.id, source, subject, claimant)
+    current = await current_tallies(session, race.row.id, source, [(subject, claimant)])
+    old = current.get((subject, claimant))
     expected = corrects or 0
     if (old.version if old else 0) != expected:
         # Waiting for a lock on a version another writer has just replaced finds no current row at all: read again
         # to name the version that replaced it.
-        current = await session.scalar(
+        newest = await session.scalar(
             select(func.max(Tally.version)).where(
                 Tally.race_id == race.row.id,
                 Tally.source == source,
@@ -139,12 +133,12 @@ async def _write(
                 Tally.claimant == claimant,
             )
         )
-        return Conflict(expected, current or 0)
-    changed = old is None or not unchanged(old, old_votes, tally)
+        return Conflict(expected, newest or 0)
+    changed = old is None or not unchanged(old, tally)
     if changed:
         # The audit entry goes first: the rollups, last, lock rows that every write shares (the kabupaten's), so
         # they are held for as short a time as possible.
-        counts = {name: getattr(tally, name) for name in _COUNTED}
+        counts = {name: getattr(tally, name) for name in COMPARED_FIELDS}
         await audit.record(
             session,
             at=now,
@@ -156,34 +150,12 @@ async def _write(
             subject_code=subject,
             claimant=claimant or None,
             version=expected + 1,
-            old=_values(old, old_votes, race.numbers),
+            old=_values(old, race.numbers),
             new=_snapshot(expected + 1, votes_by_number, counts, [dict(f) for f in tally.findings]),
         )
+    write = TallyWrite(subject, tally, tps_id=tps_id, claimant=claimant, expected_version=expected)
     try:
-        if tps_id is not None:
-            written: Written = await record_tps_tally(
-                session,
-                race.info,
-                tps_id=tps_id,
-                tps_code=subject,
-                source=source,
-                tally=tally,
-                received_at=now,
-                expected_version=expected,
-                current=(old, old_votes),
-            )
-        else:
-            written = await record_region_tally(
-                session,
-                race.info,
-                region_code=subject,
-                source=source,
-                tally=tally,
-                received_at=now,
-                claimant=claimant,
-                expected_version=expected,
-                current=(old, old_votes),
-            )
+        (written,) = await record_tallies(session, race.info, source, [write], received_at=now, current=current)
     except VersionConflict as conflict:
         return Conflict(conflict.expected, conflict.current)
     assert written.changed == changed

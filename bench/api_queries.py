@@ -199,7 +199,7 @@ async def _sirekap_for_belu(url: str) -> None:
 
     from api.db import create_engine, sessionmaker
     from api.models import Paslon, Source, Tps
-    from api.store import RaceInfo, TallyInput, record_tps_tally
+    from api.tallies import RaceInfo, TallyInput, TallyWrite, record_tallies
     from sirekap.belu import belu_2020
 
     engine = create_engine(url)
@@ -208,12 +208,12 @@ async def _sirekap_for_belu(url: str) -> None:
             race = await RaceInfo.load(session, 1)
             ids = dict((await session.execute(select(Tps.code, Tps.id))).all())
             paslon = dict((await session.execute(select(Paslon.number, Paslon.id))).all())
-            for tps in belu_2020().tps:
-                count = tps.count
-                tally = TallyInput({paslon[n]: v for n, v in count.votes.items()}, count.valid, count.invalid,
-                                   count.total, source_ts=time_now())  # fmt: skip
-                await record_tps_tally(session, race, tps_id=ids[tps.code], tps_code=tps.code,
-                                       source=Source.SIREKAP, tally=tally, received_at=time_now())  # fmt: skip
+            writes = [
+                TallyWrite(tps.code, TallyInput({paslon[n]: v for n, v in tps.count.votes.items()}, tps.count.valid,
+                           tps.count.invalid, tps.count.total, source_ts=time_now()), tps_id=ids[tps.code])
+                for tps in belu_2020().tps
+            ]  # fmt: skip
+            await record_tallies(session, race, Source.SIREKAP, writes, received_at=time_now())
     finally:
         await engine.dispose()
 

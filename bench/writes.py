@@ -152,7 +152,7 @@ async def _prepare(admin_url: str) -> tuple[str, str]:
 async def _check_rollups(url: str) -> list[str]:
     from api.db import create_engine, sessionmaker
     from api.rollup_check import rollup_mismatches
-    from api.store import RaceInfo
+    from api.tallies import RaceInfo
 
     engine = create_engine(url)
     try:

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from api.models import TPS_SOURCES, RaceRegion, Source, Tally, Tps
-from api.store import votes_of
 from api.sync.models import SyncUnreadable
+from api.tallies import votes_of
 from sirekap.codes import Level, level_of
 
 MAX_PAGE = 100

@@ -20,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.models import Paslon, Race, Source, Tally, TallyVote, Tps
-from api.store import RaceInfo, TallyInput
 from api.sync.fetcher import Fetched, Fetcher
 from api.sync.ingest import TpsTally, fill_registered_voters, record_tps_tallies
 from api.sync.metrics import RaceStats
@@ -29,6 +28,7 @@ from api.sync.plan import changed_children, changed_tps, chart_fingerprint, row_
 from api.sync.pool import bounded_map
 from api.sync.state import RegionState, Rejection, region_states, save_region_states
 from api.sync.writer import Writer
+from api.tallies import RaceInfo, TallyInput
 from sirekap.checks import check_tps
 from sirekap.codes import LENGTHS, Level, level_of
 from sirekap.documents import DocumentError, RegionFile, TpsFile, parse_region_file, parse_tps_file

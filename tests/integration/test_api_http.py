@@ -16,7 +16,7 @@ from api.db import create_engine, sessionmaker
 from api.graphql.schema import export_schema
 from api.models import Source, Tps
 from api.settings import Settings
-from api.store import RaceInfo, TallyInput, record_tps_tally
+from api.tallies import RaceInfo, TallyInput, TallyWrite, record_tallies
 from tests.servers import serving
 
 HEADLINE = '{ region(code: "5304") { name results(source: PLENO_KABUPATEN) { votes { votes } margin } } }'
@@ -60,15 +60,8 @@ async def test_etag_answers_304_until_the_data_changes(belu_database_url: str) -
                     race = await RaceInfo.load(session, 1)
                     tps = (await session.scalars(select(Tps).limit(1))).one()
                     paslon = min(race.paslon_ids)
-                    await record_tps_tally(
-                        session,
-                        race,
-                        tps_id=tps.id,
-                        tps_code=tps.code,
-                        source=Source.SIREKAP,
-                        tally=TallyInput({paslon: 10}, valid=10),
-                        received_at=datetime.now(UTC),
-                    )
+                    write = TallyWrite(tps.code, TallyInput({paslon: 10}, valid=10), tps_id=tps.id)
+                    await record_tallies(session, race, Source.SIREKAP, [write], received_at=datetime.now(UTC))
             finally:
                 await engine.dispose()
             changed = await client.get("/graphql", params={"query": HEADLINE}, headers={"If-None-Match": etag})

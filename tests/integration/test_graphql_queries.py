@@ -13,7 +13,7 @@ from api.graphql.context import Context
 from api.graphql.schema import build_schema
 from api.models import Source, Tps
 from api.settings import Settings
-from api.store import RaceInfo, TallyInput, record_tps_tally
+from api.tallies import RaceInfo, TallyInput, TallyWrite, record_tallies
 from sirekap.belu import belu_2020
 
 SETTINGS = Settings(development=True)
@@ -134,14 +134,8 @@ async def _write_sirekap(
             source_ts=datetime(2020, 12, 9, 6, 0, tzinfo=UTC),
             **kw,
         )
-        await record_tps_tally(
-            session,
-            race,
-            tps_id=tps_id,
-            tps_code=code,
-            source=Source.SIREKAP,
-            tally=tally,
-            received_at=datetime.now(UTC),
+        await record_tallies(
+            session, race, Source.SIREKAP, [TallyWrite(code, tally, tps_id=tps_id)], received_at=datetime.now(UTC)
         )
 
 

@@ -21,9 +21,9 @@ from api.migrate import upgrade
 from api.models import Paslon, Race, RaceRegion, Region, Rollup, RollupVote, Source, Tally, Tps
 from api.rollup_check import rollup_mismatches
 from api.settings import Settings
-from api.store import RaceInfo
 from api.sync.metrics import SyncStats, register_sync_metrics
 from api.sync.service import SyncConfig, SyncService
+from api.tallies import RaceInfo
 from tests.integration.test_sync_support import TEST_POLICY, FakeClock
 from tests.recorded_sirekap import RecordedSirekap, documents, quirks, tps_path
 from tests.servers import serving_here

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.db import create_engine, sessionmaker
 from api.models import Paslon, Race, Rollup, RollupVote, Source, Tally, TallyVote
 from api.rollup_check import rollup_mismatches
-from api.store import RaceInfo
 from api.sync.fetcher import FetchPolicy
 from api.sync.metrics import SyncStats
 from api.sync.service import SyncConfig, SyncService
+from api.tallies import RaceInfo
 from sirekap.codes import url_path
 from sirekap.races import RaceTarget
 from sirekap.timestamps import WIB

@@ -20,7 +20,7 @@ from api.db import create_engine, sessionmaker
 from api.models import Source, Tally
 from api.rollup_check import rollup_mismatches
 from api.settings import Settings
-from api.store import RaceInfo
+from api.tallies import RaceInfo
 from api.tokens import Role, create_token, revoke_token
 from api.write_models import AuditEntry
 from sirekap.belu import belu_2020
