@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
-from api.models import RaceRegion, Source
+from api.models import RaceRegion, Source, Tally
 from api.read.catalog import Catalog, RegionRow
 from api.read.results import SourceResult, claim_results, results_for
-from api.read.tps import TpsState, tps_states
+from api.read.tps import TpsState, tally_histories, tps_states
 
 K = TypeVar("K")
 
@@ -40,6 +40,7 @@ class Loaders:
         self.result = DataLoader(self._results)
         self.claims = DataLoader(self._claims)
         self.tps_state = DataLoader(self._tps_states)
+        self.history = DataLoader(self._histories)
 
     async def _regions(self, codes: Sequence[str]) -> list[RegionRow | None]:
         found = await self.catalog.regions(codes)
@@ -101,3 +102,9 @@ class Loaders:
             for race_id, codes in grouped.items():
                 found.update(await tps_states(session, race_id, codes))
         return [found[tps_id] for _, tps_id, _ in keys]
+
+    async def _histories(self, tps_ids: Sequence[int]) -> list[list[tuple[Tally, dict[int, int]]]]:
+        """Every tally version of each TPS (by id), oldest first: a page of TPS costs two statements."""
+        async with self.sessions() as session:
+            found = await tally_histories(session, tps_ids)
+        return [found[tps_id] for tps_id in tps_ids]

@@ -8,7 +8,7 @@ from api import models
 from api.graphql.context import Info
 from api.graphql.types import Region, Result, Source, Timestamp
 from api.read import results as read
-from api.read.tps import TpsStatus, tally_history
+from api.read.tps import TpsStatus
 
 TpsStatusEnum = strawberry.enum(
     TpsStatus,
@@ -70,8 +70,7 @@ class Tps:
 
     @strawberry.field(description="Every version of every source's numbers for this TPS, oldest first.")
     async def history(self, info: Info) -> list[TallyVersion]:
-        async with info.context.sessions() as session:
-            versions = await tally_history(session, self.id)
+        versions = await info.context.loaders.history.load(self.id)
         paslon = await info.context.loaders.catalog.paslon(self.race_id)
         return [
             TallyVersion(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -268,12 +268,16 @@ async def _count(session: AsyncSession, race_id: int, filters: TpsFilter, race_r
     return count or 0
 
 
-async def tally_history(session: AsyncSession, tps_id: int) -> list[tuple[Tally, dict[int, int]]]:
-    """Every version of every source's tally for a TPS, oldest first."""
-    tallies = list(
-        await session.scalars(select(Tally).where(Tally.tps_id == tps_id).order_by(Tally.source, Tally.version))
-    )
-    return await _with_votes(session, tallies)
+async def tally_histories(
+    session: AsyncSession, tps_ids: Sequence[int]
+) -> dict[int, list[tuple[Tally, dict[int, int]]]]:
+    """Every version of every source's tally of each TPS, oldest first; two statements for any number of TPS."""
+    found: dict[int, list[tuple[Tally, dict[int, int]]]] = {tps_id: [] for tps_id in tps_ids}
+    query = select(Tally).where(Tally.tps_id.in_(list(found))).order_by(Tally.tps_id, Tally.source, Tally.version)
+    for tally, votes in await _with_votes(session, list(await session.scalars(query))):
+        assert tally.tps_id is not None
+        found[tally.tps_id].append((tally, votes))
+    return found
 
 
 async def _with_votes(session: AsyncSession, tallies: list[Tally]) -> list[tuple[Tally, dict[int, int]]]:

@@ -191,6 +191,29 @@ async def test_tps_pages_cover_all_426_without_gaps_or_repeats(belu_sessions: as
     assert seen == sorted(t.code for t in belu_2020().tps)
 
 
+async def test_a_page_of_tps_with_their_history_costs_a_few_statements(
+    belu_engine: AsyncEngine, belu_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    tps = belu_2020().tps
+    for code, votes in ((tps[0].code, (100, 948)), (tps[0].code, (100, 58)), (tps[7].code, (30, 20))):
+        await _write_sirekap(belu_sessions, code, votes)
+    statements: list[str] = []
+    event.listen(belu_engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    data = await run(
+        belu_sessions,
+        """{ tpsConnection(race: "pkwkk-5304-2020", first: 100) { edges { node { code
+             history { source version isCurrent result { valid } } results(source: SIREKAP) { valid } } } } }""",
+    )
+    nodes = {e["node"]["code"]: e["node"] for e in data["tpsConnection"]["edges"]}
+    assert len(nodes) == 100
+    assert [(h["version"], h["isCurrent"], h["result"]["valid"]) for h in nodes[tps[0].code]["history"]] == [
+        (1, False, 1048),
+        (2, True, 158),
+    ]
+    assert nodes[tps[7].code]["results"] == {"valid": 50} and nodes[tps[1].code]["history"] == []
+    assert len(statements) <= 8, [s[:60] for s in statements]  # not one per TPS
+
+
 async def test_tps_filters_and_orders(belu_sessions: async_sessionmaker[AsyncSession]) -> None:
     tps = belu_2020().tps
     await _write_sirekap(belu_sessions, tps[0].code, (100, 90))
