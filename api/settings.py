@@ -34,6 +34,10 @@ class Settings:
     cache_max_age: int = 5
     #: How long a read of the data version (behind ETags) is reused, seconds.
     cache_version_seconds: float = 1.0
+    #: Request bodies larger than this are refused (413) before they are read, bytes.
+    max_body_bytes: int = 256 * 1024
+    #: GraphQL documents longer than this are refused before they are parsed, bytes.
+    max_document_bytes: int = 32 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -58,4 +62,6 @@ class Settings:
             rate_limit_per_minute=int(environ.get("PANTAU_RATE_LIMIT", "3000")),
             cache_max_age=int(environ.get("PANTAU_CACHE_MAX_AGE", "5")),
             cache_version_seconds=float(environ.get("PANTAU_CACHE_VERSION_SECONDS", "1")),
+            max_body_bytes=int(environ.get("PANTAU_MAX_BODY_BYTES", str(256 * 1024))),
+            max_document_bytes=int(environ.get("PANTAU_MAX_DOCUMENT_BYTES", str(32 * 1024))),
         )
