@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.websockets import WebSocket
+from strawberry.extensions import SchemaExtension
 from strawberry.types import Info as StrawberryInfo
 
 from api.graphql.limits import Edge
@@ -45,3 +48,14 @@ class Context:
 
 
 Info = StrawberryInfo[Context, None]
+
+
+class FreshLoaders(SchemaExtension):
+    """A websocket connection has one context for all its operations: each operation gets its own DataLoaders, so a
+    query after a write on the same connection reads the write, as it would over HTTP."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context) and isinstance(context.request, WebSocket):
+            context.loaders = Loaders(context.sessions, context.catalog)
+        yield

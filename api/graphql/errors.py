@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from graphql import GraphQLError
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from api.db_health import DatabaseOutage, unreachable_reason
 
@@ -23,6 +24,10 @@ MESSAGE = 300
 _LONG_WORD = re.compile(rf"\S{{{QUOTED + 8},}}")
 
 DATABASE_UNREACHABLE = "the database is unreachable; retry in a few seconds"
+#: Only the older graphql-ws websocket protocol restricts operations (HTTP answers 405 itself).
+SUBSCRIPTIONS_ONLY = (
+    "the graphql-ws protocol carries subscriptions only: send queries and mutations over graphql-transport-ws or POST"
+)
 
 
 class PublicError(Exception):
@@ -45,12 +50,15 @@ def unreachable(error: GraphQLError) -> bool:
     return error.original_error is not None and unreachable_reason(error.original_error) is not None
 
 
-def should_mask(error: GraphQLError) -> bool:
-    """Mask internal errors; keep syntax, validation, PublicError and database-outage messages readable."""
+def expected(error: GraphQLError) -> bool:
+    """Syntax, validation, limits, bad arguments: the client's doing, with a message meant for it."""
     original = error.original_error
-    if original is None or isinstance(original, PublicError | GraphQLError):
-        return False
-    return error.message != DATABASE_UNREACHABLE
+    return original is None or isinstance(original, PublicError | GraphQLError | InvalidOperationTypeError)
+
+
+def should_mask(error: GraphQLError) -> bool:
+    """Mask internal errors; keep expected errors and database-outage messages readable."""
+    return not expected(error) and error.message != DATABASE_UNREACHABLE
 
 
 def process_errors(errors: list[GraphQLError], operation: str | None, outage: DatabaseOutage | None) -> None:
@@ -65,7 +73,9 @@ def process_errors(errors: list[GraphQLError], operation: str | None, outage: Da
                 outage.failed(reason)
             else:
                 log.error("database unreachable: %s", reason)
-        elif original is None or isinstance(original, PublicError | GraphQLError):
+        elif expected(error):
+            if isinstance(original, InvalidOperationTypeError):
+                error.message = SUBSCRIPTIONS_ONLY
             log.info("graphql %s: %s%s", operation or "request", error.message, _where(error))
         else:
             log.error(

@@ -26,6 +26,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.execution import PreExecutionError
 
 from api.graphql import errors
+from api.graphql.context import FreshLoaders
 from api.graphql.errors import should_mask
 from api.graphql.limits import OperationLimits, edge_of
 from api.graphql.mutations import Mutation, QueryWithAudit
@@ -72,6 +73,7 @@ def build_schema(
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
         OperationLimits,  # after ValidationCache: it adds to the validation errors
+        FreshLoaders,
     ]
     if not settings.development:
         extensions.append(DisableIntrospection)
