@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 import uvicorn
+
+from api.db_health import database_state
+from api.settings import Settings
 
 
 def run(argv: list[str]) -> int:
@@ -18,6 +23,12 @@ def run(argv: list[str]) -> int:
         help="log every request (off by default: request counts and latencies are in /metrics)",
     )
     args = parser.parse_args(argv)
+    settings = Settings.from_env(os.environ)
+    # Refuse to start on a database that is missing, unreachable or not migrated: one line, not a traceback a request.
+    state = database_state(settings.database_url)
+    if not state.ok:
+        print(f"pantau api: {state.detail}", file=sys.stderr)
+        return 1
     uvicorn.run(
         "api.app:app_from_env",
         factory=True,
@@ -27,5 +38,7 @@ def run(argv: list[str]) -> int:
         log_level="info",
         access_log=args.access_log,
         proxy_headers=True,
+        # A websocket message is held to the same size as a request body.
+        ws_max_size=settings.max_body_bytes,
     )
     return 0

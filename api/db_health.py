@@ -158,6 +158,18 @@ async def _state(url: str, seconds: float) -> DatabaseState:
     return DatabaseState(True, "ok")
 
 
+def database_failure(url: str, error: BaseException) -> str:
+    """One line for a command that failed on its database."""
+    shown = shown_url(url)
+    reason = unreachable_reason(error)
+    if reason is not None:
+        return f"database {shown} unreachable: {reason}"
+    line = _first_line(error)
+    if "no such table" in line or ("relation" in line and "does not exist" in line):
+        return f"database {shown} not migrated: run pantau db upgrade"
+    return f"database {shown}: {line}"
+
+
 def _pg(url: str) -> bool:
     return make_url(url).get_backend_name() == "postgresql"
 

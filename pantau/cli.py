@@ -20,6 +20,9 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.db_health import database_failure
 from api.settings import Settings
 
 #: Subcommands implemented by a service's own `run(argv) -> int`, imported only when used.
@@ -35,12 +38,18 @@ DELEGATED = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in DELEGATED:
-        return _delegate(args[0], args[1:])
-    parser = _parser()
-    ns = parser.parse_args(args)
-    handler: Callable[[argparse.Namespace], int] = ns.handler
-    return handler(ns)
+    try:
+        if args and args[0] in DELEGATED:
+            return _delegate(args[0], args[1:])
+        parser = _parser()
+        ns = parser.parse_args(args)
+        handler: Callable[[argparse.Namespace], int] = ns.handler
+        return handler(ns)
+    except (OSError, TimeoutError, SQLAlchemyError) as error:
+        # An unreachable or unusable database is an expected failure: one line, no traceback.
+        command = " ".join(args[:2]) if args[:1] in (["db"], ["token"], ["load"]) else " ".join(args[:1])
+        print(f"pantau {command}: {database_failure(_settings().database_url, error)}", file=sys.stderr)
+        return 1
 
 
 def _delegate(command: str, rest: list[str]) -> int:
