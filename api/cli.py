@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
+from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from api.db_health import database_state
 from api.settings import Settings
@@ -36,9 +39,17 @@ def run(argv: list[str]) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        log_config=log_config(),
         access_log=args.access_log,
         proxy_headers=True,
         # A websocket message is held to the same size as a request body.
         ws_max_size=settings.max_body_bytes,
     )
     return 0
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, with Pantau's own loggers (one line per expected error, outages) on its handler."""
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["pantau"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
