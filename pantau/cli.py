@@ -36,6 +36,10 @@ DELEGATED = {
 }
 
 
+#: Commands that work on the API's database: a failure to reach or use it is answered in one line.
+ON_DATABASE = {"db", "load", "token"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -46,9 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler: Callable[[argparse.Namespace], int] = ns.handler
         return handler(ns)
     except (OSError, TimeoutError, SQLAlchemyError) as error:
+        if args[0] not in ON_DATABASE:
+            raise
         # An unreachable or unusable database is an expected failure: one line, no traceback.
-        command = " ".join(args[:2]) if args[:1] in (["db"], ["token"], ["load"]) else " ".join(args[:1])
-        print(f"pantau {command}: {database_failure(_settings().database_url, error)}", file=sys.stderr)
+        print(f"pantau {' '.join(args[:2])}: {database_failure(_settings().database_url, error)}", file=sys.stderr)
         return 1
 
 

@@ -46,10 +46,6 @@ def quoted(value: object) -> str:
     return text if len(text) <= QUOTED else text[:QUOTED] + "…"
 
 
-def unreachable(error: GraphQLError) -> bool:
-    return error.original_error is not None and unreachable_reason(error.original_error) is not None
-
-
 def expected(error: GraphQLError) -> bool:
     """Syntax, validation, limits, bad arguments: the client's doing, with a message meant for it."""
     original = error.original_error

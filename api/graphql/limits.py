@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode, visit
@@ -36,7 +36,6 @@ class Edge:
     clock: Callable[[], float] = time.time
     #: Set when an operation was refused for the client's budget: seconds until it refills.
     retry_after: float | None = None
-    costs: list[int] = field(default_factory=list)
 
 
 def document_cost(document: DocumentNode) -> int:
@@ -82,7 +81,6 @@ class OperationLimits(SchemaExtension):
         edge = edge_of(context.context)
         if edge is not None and edge.limiter is not None and context.graphql_document is not None:
             cost = document_cost(context.graphql_document)
-            edge.costs.append(cost)
             retry_after = await edge.limiter.spend(edge.client, cost, edge.clock())
             if retry_after is not None:
                 edge.retry_after = retry_after

@@ -256,3 +256,12 @@ def test_other_methods_and_content_types(base: str) -> None:
     assert put.status_code == 405 and _is_graphql_error(put)
     text = httpx.post(f"{base}/graphql", content=b'{"query": "{ __typename }"}', headers={"Content-Type": "text/plain"})
     assert text.status_code == 415 and _is_graphql_error(text)
+
+
+def test_healthz_reads_the_database(empty_database_url: str, belu_database_url: str) -> None:
+    with serving(create_app(Settings(database_url=belu_database_url))) as url:
+        ok = httpx.get(f"{url}/healthz")
+    assert (ok.status_code, ok.json()) == (200, {"status": "ok", "database": "ok"})
+    with serving(create_app(Settings(database_url=empty_database_url))) as url:
+        unusable = httpx.get(f"{url}/healthz")
+    assert unusable.status_code == 503 and unusable.json()["status"] == "unavailable"
