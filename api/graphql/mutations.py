@@ -26,6 +26,7 @@ from api.graphql.errors import PublicError
 from api.graphql.query import Query
 from api.graphql.types import Finding, Source
 from api.outcomes import Accepted, Conflict, Outcome, Refused, Rejected
+from api.read.tps import MAX_PAGE
 from api.submissions import Submissions, Work
 from api.tokens import Role, bearer_secret
 from api.write_models import ApiToken
@@ -326,6 +327,8 @@ class AuditQuery:
         first: int = 50,
         before: int | None = None,
     ) -> list[AuditEntry]:
+        if not 0 <= first <= MAX_PAGE:
+            raise PublicError(f"first must be between 0 and {MAX_PAGE}")
         principal = await _submissions(info).principal(bearer_secret(info.context.authorization()))
         if isinstance(principal, str):
             raise PublicError(principal)

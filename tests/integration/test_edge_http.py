@@ -265,3 +265,8 @@ def test_healthz_reads_the_database(empty_database_url: str, belu_database_url: 
     with serving(create_app(Settings(database_url=empty_database_url))) as url:
         unusable = httpx.get(f"{url}/healthz")
     assert unusable.status_code == 503 and unusable.json()["status"] == "unavailable"
+
+
+def test_the_audit_log_pages_like_every_list(base: str) -> None:
+    answer = httpx.post(f"{base}/graphql", json={"query": "{ auditLog(first: 165825) { id } }"})
+    assert answer.json()["errors"][0]["message"] == "first must be between 0 and 100"
