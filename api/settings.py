@@ -38,6 +38,8 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     #: GraphQL documents longer than this are refused before they are parsed, bytes.
     max_document_bytes: int = 32 * 1024
+    #: Values a query may make the server resolve, estimated before it runs (`api.graphql.complexity`).
+    max_complexity: int = 15_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -64,4 +66,5 @@ class Settings:
             cache_version_seconds=float(environ.get("PANTAU_CACHE_VERSION_SECONDS", "1")),
             max_body_bytes=int(environ.get("PANTAU_MAX_BODY_BYTES", str(256 * 1024))),
             max_document_bytes=int(environ.get("PANTAU_MAX_DOCUMENT_BYTES", str(32 * 1024))),
+            max_complexity=int(environ.get("PANTAU_MAX_COMPLEXITY", "15000")),
         )

@@ -4,7 +4,9 @@
 2. Tokens: the parser stops after `max_tokens` (strawberry's MaxTokensLimiter).
 3. Depth and aliases: validation rules (built once per schema, so validation is cached).
 4. One operation: a document with several needs `operationName`.
-5. Cost: one per field selected, counted on the parsed and validated document, then spent from the client's
+5. Breadth: the values the operation would resolve, estimated with lists multiplied out (`api.graphql.complexity`),
+   at most `max_complexity`.
+6. Cost: one per field selected, counted on the parsed and validated document, then spent from the client's
    per-minute budget (`RateLimiter`), for HTTP and websocket operations alike. Over budget: a RATE_LIMITED error,
    which HTTP answers with 429 and Retry-After.
 """
@@ -21,6 +23,7 @@ from graphql.language import Visitor
 from strawberry.extensions import SchemaExtension
 
 from api.db_health import DatabaseOutage
+from api.graphql.complexity import estimate
 from api.graphql.ratelimit import RateLimiter
 
 RATE_LIMITED = "RATE_LIMITED"
@@ -60,21 +63,37 @@ def edge_of(context: Any) -> Edge | None:
 
 
 class OperationLimits(SchemaExtension):
-    """Limits 4 and 5: one operation named, then its cost spent from the client's budget."""
+    """Limits 4 to 6: one operation named, its breadth, then its cost spent from the client's budget."""
+
+    def __init__(self, max_complexity: int = 15_000) -> None:
+        super().__init__()
+        self.max_complexity = max_complexity
 
     def on_validate(self) -> Iterator[None]:
         # Runs after ValidationCache has set the validation errors (extensions enter in order), and adds to them.
         context = self.execution_context
         document = context.graphql_document
         # Not `operation_name`: strawberry fills that in with the first operation's name.
-        if document is not None and getattr(context, "_provided_operation_name", None) is None:
-            operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
-            if operations > 1:
-                error = GraphQLError(
-                    f"the document holds {operations} operations: name the one to run in operationName"
-                )
-                context.pre_execution_errors = [*(context.pre_execution_errors or []), error]
+        named = getattr(context, "_provided_operation_name", None)
+        if document is not None and not context.pre_execution_errors:
+            error = self._check(context.schema, document, named, context.variables)
+            if error is not None:
+                context.pre_execution_errors = [error]
         yield
+
+    def _check(
+        self, schema: Any, document: DocumentNode, named: str | None, variables: dict[str, Any] | None
+    ) -> GraphQLError | None:
+        operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+        if operations > 1 and named is None:
+            return GraphQLError(f"the document holds {operations} operations: name the one to run in operationName")
+        values = estimate(schema._schema, document, named, variables, self.max_complexity)
+        if values > self.max_complexity:
+            return GraphQLError(
+                f"this query would resolve more than {self.max_complexity} values (lists multiplied out): ask for"
+                " fewer nested lists or smaller pages"
+            )
+        return None
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context

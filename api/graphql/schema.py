@@ -72,7 +72,7 @@ def build_schema(
         lambda: ParserCache(maxsize=512),
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
-        OperationLimits,  # after ValidationCache: it adds to the validation errors
+        lambda: OperationLimits(settings.max_complexity),  # after ValidationCache: it adds to its errors
         FreshLoaders,
     ]
     if not settings.development:
