@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -9,21 +11,30 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from redis.asyncio import Redis
+from sqlalchemy import event, text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from api.broadcast import broadcast_for
 from api.db import create_engine, sessionmaker
-from api.graphql.http import CachedGet, PantauGraphQL, RateLimited
+from api.db_health import RETRY_AFTER_SECONDS, DatabaseOutage, unreachable_reason
+from api.graphql import graphiql
+from api.graphql.errors import shorten
+from api.graphql.etag import CachedGet
+from api.graphql.http import PantauGraphQL
+from api.graphql.mutations import WORKER_HEADER
 from api.graphql.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from api.graphql.schema import build_schema
 from api.read.catalog import Catalog
 from api.settings import Settings
 from api.submissions import Submissions
 from observability.http_metrics import HttpMetrics
+
+log = logging.getLogger("pantau.api")
 
 #: Something to run for the app's lifetime (the background sync), given the app's state.
 Background = Callable[[Any], AbstractAsyncContextManager[None]]
@@ -43,21 +54,39 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
     )
     broadcast = broadcast_for(settings.database_url, redis, settings.redis_prefix)
     catalog = Catalog(reads, settings.cache_version_seconds)
-    graphql = PantauGraphQL(schema or build_schema(settings), reads, settings, catalog)
-    graphql_route = Route("/graphql", graphql, methods=["GET", "POST"])
-    # Rate limits and cached GET answers sit in front of the router: a cached answer costs a dict lookup.
-    front = [Middleware(HttpMetrics, registry=registry)]
-    if settings.rate_limit_per_minute > 0:
-        front.append(Middleware(RateLimited, limiter=limiter, route=graphql_route))
-    front.append(
+    outage = DatabaseOutage()
+    # A connection handed out of the pool means the database answers again: the outage, if any, is over.
+    event.listen(engine.sync_engine, "checkout", lambda *_: outage.succeeded())
+    graphql = PantauGraphQL(
+        schema or build_schema(settings),
+        reads,
+        settings,
+        catalog,
+        limiter=limiter if settings.rate_limit_per_minute > 0 else None,
+        outage=outage,
+    )
+    # Every method reaches the view, which answers the ones it does not serve with a GraphQL-shaped 405.
+    graphql_route = Route("/graphql", graphql)
+    # Cached GET answers sit in front of the router: a cached answer costs a dict lookup.
+    front = [
+        Middleware(HttpMetrics, registry=registry),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "If-None-Match"],
+            expose_headers=["ETag", "Retry-After", WORKER_HEADER],
+            max_age=600,
+        ),
         Middleware(
             CachedGet,
             sessions=reads,
             max_age=settings.cache_max_age,
             version_seconds=settings.cache_version_seconds,
             route=graphql_route,
-        )
-    )
+            outage=outage,
+        ),
+    ]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -73,20 +102,41 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
                 await engine.dispose()
 
     async def healthz(request: Request) -> Response:
-        async with sessions() as session:
-            await session.connection()
-        return JSONResponse({"status": "ok", "now": settings.clock.now().isoformat()})
+        """200 when the database answers and is migrated; 503 saying why not."""
+        try:
+            async with asyncio.timeout(3), reads() as session:
+                await session.execute(text("SELECT version_num FROM alembic_version"))
+        except Exception as error:
+            reason = unreachable_reason(error)
+            if reason is not None:
+                outage.failed(reason)
+                detail = f"unreachable: {reason}"
+            else:
+                log.error("health check failed: %s", shorten(str(error).splitlines()[0] if str(error) else repr(error)))
+                detail = "not usable (not migrated? see the log)"
+            return JSONResponse(
+                {"status": "unavailable", "database": detail},
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+            )
+        return JSONResponse(
+            {"status": "ok", "database": "ok", "now": settings.clock.now().isoformat()},
+            headers={"Cache-Control": "no-store"},
+        )
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    routes = [
+        Route("/healthz", healthz),
+        Route("/metrics", metrics),
+        graphql_route,
+        WebSocketRoute("/graphql", graphql),
+    ]
+    if settings.development:
+        routes.append(Route(graphiql.PREFIX + "{name}", graphiql.asset))
     app = Starlette(
-        routes=[
-            Route("/healthz", healthz),
-            Route("/metrics", metrics),
-            graphql_route,
-            WebSocketRoute("/graphql", graphql),
-        ],
+        routes=routes,
         middleware=front,
         lifespan=lifespan,
     )

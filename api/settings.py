@@ -38,6 +38,12 @@ class Settings:
     cache_version_seconds: float = 1.0
     #: "Now" for writes, the audit log and the sync: the wall clock, or a drill's (`PANTAU_CLOCK_*`).
     clock: Clock = field(default_factory=Clock)
+    #: Request bodies larger than this are refused (413) before they are read, bytes.
+    max_body_bytes: int = 256 * 1024
+    #: GraphQL documents longer than this are refused before they are parsed, bytes.
+    max_document_bytes: int = 32 * 1024
+    #: Values a query may make the server resolve, estimated before it runs (`api.graphql.complexity`).
+    max_complexity: int = 15_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -63,4 +69,7 @@ class Settings:
             cache_max_age=int(environ.get("PANTAU_CACHE_MAX_AGE", "5")),
             cache_version_seconds=float(environ.get("PANTAU_CACHE_VERSION_SECONDS", "1")),
             clock=Clock.from_env(environ),
+            max_body_bytes=int(environ.get("PANTAU_MAX_BODY_BYTES", str(256 * 1024))),
+            max_document_bytes=int(environ.get("PANTAU_MAX_DOCUMENT_BYTES", str(32 * 1024))),
+            max_complexity=int(environ.get("PANTAU_MAX_COMPLEXITY", "15000")),
         )

@@ -21,6 +21,9 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.db_health import database_failure
 from api.settings import Settings
 
 #: Subcommands implemented by a service's own `run(argv) -> int`, imported only when used.
@@ -35,14 +38,25 @@ DELEGATED = {
 }
 
 
+#: Commands that work on the API's database: a failure to reach or use it is answered in one line.
+ON_DATABASE = {"db", "load", "token"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in DELEGATED:
-        return _delegate(args[0], args[1:])
-    parser = _parser()
-    ns = parser.parse_args(args)
-    handler: Callable[[argparse.Namespace], int] = ns.handler
-    return handler(ns)
+    try:
+        if args and args[0] in DELEGATED:
+            return _delegate(args[0], args[1:])
+        parser = _parser()
+        ns = parser.parse_args(args)
+        handler: Callable[[argparse.Namespace], int] = ns.handler
+        return handler(ns)
+    except (OSError, TimeoutError, SQLAlchemyError) as error:
+        if args[0] not in ON_DATABASE:
+            raise
+        # An unreachable or unusable database is an expected failure: one line, no traceback.
+        print(f"pantau {' '.join(args[:2])}: {database_failure(_settings().database_url, error)}", file=sys.stderr)
+        return 1
 
 
 def _delegate(command: str, rest: list[str]) -> int:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.websockets import WebSocket
+from strawberry.extensions import SchemaExtension
 from strawberry.types import Info as StrawberryInfo
 
+from api.graphql.limits import Edge
 from api.graphql.loaders import Loaders
 from api.read.catalog import Catalog
 from api.settings import Settings
@@ -21,10 +25,37 @@ class Context:
     response: Any = None
     #: Shared by the process's requests; a context made without one gets its own, so nothing outlives it.
     catalog: Catalog | None = None
+    #: Who asks and their budget; None outside HTTP and websockets (tests executing the schema directly).
+    edge: Edge | None = None
+    #: The payload of a websocket's connection_init (its Authorization, for writes over the websocket).
+    connection_params: dict[str, Any] | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.sessions, self.catalog)
 
+    def authorization(self) -> str | None:
+        """The Authorization header, or over a websocket the one given in connection_init."""
+        params = self.connection_params or {}
+        nested = params.get("headers")  # Apollo and graphql-ws clients often nest them
+        for found in (params, nested if isinstance(nested, dict) else {}):
+            for name in ("Authorization", "authorization"):
+                value = found.get(name)
+                if isinstance(value, str):
+                    return value
+        headers = getattr(self.request, "headers", None)
+        return headers.get("authorization") if headers is not None else None
+
 
 Info = StrawberryInfo[Context, None]
+
+
+class FreshLoaders(SchemaExtension):
+    """A websocket connection has one context for all its operations: each operation gets its own DataLoaders, so a
+    query after a write on the same connection reads the write, as it would over HTTP."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context) and isinstance(context.request, WebSocket):
+            context.loaders = Loaders(context.sessions, context.catalog)
+        yield

@@ -1,31 +1,49 @@
-"""GraphQL over HTTP: POST and GET (queries only), ETags and Cache-Control on GET, rate limits, GraphiQL."""
+"""GraphQL over HTTP and websockets at `/graphql`.
+
+HTTP (GraphQL-over-HTTP spec): POST with an `application/json` body, GET with `?query=` (queries only: a mutation by
+GET is answered 405 with `Allow: POST`), OPTIONS. The body is refused (413) from its Content-Length before it is read
+and checked as it is read (`api.graphql.body`); every malformed request is a 400 with a GraphQL-shaped error. Answers
+are `application/graphql-response+json` when accepted (a request error is then a 400), else `application/json`
+(then 200 with errors). A client over its budget gets 429 with Retry-After; a database that cannot be reached, 503
+with Retry-After. Only successful answers may be cached (`api.graphql.etag`); the rest are `no-store`.
+
+Websockets (graphql-transport-ws, graphql-ws) are strawberry's; each operation, mutations included, runs through
+the same schema, limits and budget as over HTTP, with the token from `connection_init`'s payload.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
-import time
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qs
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
 from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
+from api.db_health import DatabaseOutage
+from api.graphql import answers, graphiql
+from api.graphql.answers import GRAPHQL_RESPONSE, NO_STORE, errors_response, negotiate
+from api.graphql.body import BadRequest, GraphQLRequest, from_query_string, graphql_requests, parse_json, read_body
 from api.graphql.context import Context
-from api.graphql.ratelimit import RateLimiter, query_cost
+from api.graphql.errors import DATABASE_UNREACHABLE, graphql_error, quoted
+from api.graphql.limits import RATE_LIMITED, Edge
+from api.graphql.ratelimit import RateLimiter
 from api.read.catalog import Catalog
-from api.read.version import data_version
 from api.settings import Settings
+
+_ALLOW = "GET, POST, OPTIONS"
+
+
+def client_of(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 class PantauGraphQL(GraphQL[Context, None]):
@@ -35,216 +53,152 @@ class PantauGraphQL(GraphQL[Context, None]):
         sessions: async_sessionmaker[AsyncSession],
         settings: Settings,
         catalog: Catalog | None = None,
+        *,
+        limiter: RateLimiter | None = None,
+        outage: DatabaseOutage | None = None,
     ) -> None:
-        super().__init__(
-            schema,
-            graphql_ide="graphiql" if settings.development else None,
-            allow_queries_via_get=True,
-            allowed_origins=settings.allowed_origins,
-        )
+        super().__init__(schema, graphql_ide=None, allowed_origins=settings.allowed_origins)
         self.sessions = sessions
         self.settings = settings
         self.catalog = catalog
+        self.limiter = limiter
+        self.outage = outage or DatabaseOutage()
+
+    def _edge(self, scope: Scope) -> Edge:
+        return Edge(client_of(scope), self.limiter, self.outage)
 
     async def get_context(self, request: Any, response: Any) -> Context:
+        """The context of a websocket connection (HTTP requests make theirs in `answer`)."""
         return Context(
-            sessions=self.sessions, settings=self.settings, request=request, response=response, catalog=self.catalog
+            sessions=self.sessions,
+            settings=self.settings,
+            request=request,
+            response=response,
+            catalog=self.catalog,
+            edge=self._edge(request.scope),
         )
 
-
-@dataclass(frozen=True)
-class _Answer:
-    version: str
-    etag: bytes
-    headers: list[tuple[bytes, bytes]]
-    body: bytes
-
-
-class CachedGet:
-    """ETag and Cache-Control for GET queries on `path`, as middleware in front of the router.
-
-    The ETag hashes the query with the data version, so a matching If-None-Match is answered 304 and a repeated
-    query is answered from memory, both without executing, until the data changes. The data version itself is
-    read at most once per `version_seconds` (well inside the max-age that clients may cache anyway). A hit is
-    sent straight from prepared headers: on election night this is the path most requests take. A request with an
-    Authorization header is passed through uncached and its answer marked private.
-    """
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        sessions: async_sessionmaker[AsyncSession],
-        max_age: int,
-        version_seconds: float = 1.0,
-        entries: int = 256,
-        clock: Callable[[], float] = time.monotonic,
-        path: str = "/graphql",
-        route: Any = None,
-    ) -> None:
-        self.app = app
-        self.sessions = sessions
-        self.max_age = max_age
-        self.version_seconds = version_seconds
-        self.entries = entries
-        self.clock = clock
-        self.path = path
-        #: The route the answers belong to, for the request metrics' handler label.
-        self.route = route
-        self.answers: OrderedDict[bytes, _Answer] = OrderedDict()
-        self._version: tuple[float, str] | None = None
-        self._cache_control = f"public, max-age={max_age}".encode()
-
-    async def _data_version(self) -> str:
-        now = self.clock()
-        if self._version is not None and now - self._version[0] < self.version_seconds:
-            return self._version[1]
-        async with self.sessions() as session:
-            version = await data_version(session)
-        self._version = (now, version)
-        return version
+    def decode_json(self, data: str | bytes) -> object:
+        """Websocket messages: the same strict, depth-limited JSON as request bodies."""
+        try:
+            return parse_json(data, "the message")
+        except BadRequest as error:
+            raise json.JSONDecodeError(error.message, "", 0) from None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != self.path:
-            await self.app(scope, receive, send)
-            return
-        query_string: bytes = scope["query_string"]
-        if not query_string:
-            await self.app(scope, receive, send)
-            return
-        if self.route is not None:
-            scope["route"] = self.route
-        if any(name == b"authorization" for name, _ in scope["headers"]):
-            # The answer may depend on who asks (the audit log does): never cached, here or on the way.
-            await self.app(scope, receive, _private(send))
-            return
-        version = await self._data_version()
-        answer = self.answers.get(query_string)
-        if answer is not None and answer.version == version:
-            self.answers.move_to_end(query_string)
-            if _matches(scope, answer.etag):
-                await _send(send, 304, answer.headers[1:], b"")
-            else:
-                await _send(send, 200, answer.headers, answer.body)
-            return
-        digest = hashlib.sha256(f"{version}\n".encode() + query_string).hexdigest()[:32]
-        etag = f'W/"{digest}"'.encode()
-        headers = [
-            (b"etag", etag),
-            (b"cache-control", self._cache_control),
-            (b"vary", b"Accept"),
-        ]
-        if _matches(scope, etag):
-            await _send(send, 304, headers, b"")
-            return
-        status = 0
-        body: list[bytes] = []
-
-        async def tagged(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                if status == 200:
-                    MutableHeaders(scope=message).update({k.decode(): v.decode() for k, v in headers})
-            elif message["type"] == "http.response.body" and status == 200:
-                body.append(message.get("body", b""))
-            await send(message)
-
-        await self.app(scope, receive, tagged)
-        data = b"".join(body)
-        if status == 200 and data.startswith(b'{"data"') and b'"errors"' not in data:
-            length = (b"content-length", str(len(data)).encode())
-            kept = [(b"content-type", b"application/json"), *headers, length]
-            # The 304 answer drops the content type: every header after it is valid on a 304.
-            self.answers[query_string] = _Answer(version, etag, kept, data)
-            while len(self.answers) > self.entries:
-                self.answers.popitem(last=False)
-
-
-def _private(send: Send) -> Send:
-    async def sent(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            MutableHeaders(scope=message)["cache-control"] = "private, no-store"
-        await send(message)
-
-    return sent
-
-
-def _matches(scope: Scope, etag: bytes) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"if-none-match":
-            return etag in value
-    return False
-
-
-async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    if status == 304:
-        headers = [h for h in headers if h[0] != b"content-length"]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-class RateLimited:
-    """Charges each request on `path` its query cost against the client's budget; over: 429 with Retry-After."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        limiter: RateLimiter,
-        clock: Callable[[], float] = time.time,
-        path: str = "/graphql",
-        route: Any = None,
-    ) -> None:
-        self.app = app
-        self.limiter = limiter
-        self.clock = clock
-        self.path = path
-        self.route = route
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
-            await self.app(scope, receive, send)
-            return
-        if self.route is not None:
-            scope["route"] = self.route
-        replay = receive
-        if scope["method"] == "GET":
-            cost = _get_cost(scope["query_string"])
-        else:
-            body = await Request(scope, receive).body()
-            cost = _post_cost(body)
-            sent = False
-
-            async def replay() -> Message:
-                nonlocal sent
-                if sent:
-                    return await receive()
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-
-        client = scope["client"][0] if scope.get("client") else "unknown"
-        retry_after = await self.limiter.spend(client, cost, self.clock())
-        if retry_after is not None:
-            response = JSONResponse(
-                {"errors": [{"message": f"rate limit exceeded: this query costs {cost}; retry later"}]},
-                status_code=429,
-                headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
-            )
+        if scope["type"] == "http":
+            response = await self.answer(scope, receive)
             await response(scope, receive, send)
-            return
-        await self.app(scope, replay, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def answer(self, scope: Scope, receive: Receive) -> Response:
+        request = Request(scope, receive)
+        method = "GET" if request.method == "HEAD" else request.method
+        media = negotiate(request.headers.get("accept"))
+        try:
+            if method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": _ALLOW})
+            if method not in ("GET", "POST"):
+                raise BadRequest(405, f"{request.method} is not served here; use GET or POST", {"Allow": _ALLOW})
+            if method == "GET" and "query" not in request.query_params:
+                if self.settings.development and "text/html" in request.headers.get("accept", ""):
+                    return graphiql.page()
+                raise BadRequest(400, "a GET request needs a `query` parameter holding a GraphQL document")
+            if media is None:
+                raise BadRequest(406, "answers are application/graphql-response+json or application/json")
+            operations = await self._operations(request, method)
+            context = Context(
+                sessions=self.sessions,
+                settings=self.settings,
+                request=request,
+                response=_sub_response(),
+                catalog=self.catalog,
+                edge=self._edge(scope),
+            )
+            if isinstance(operations, list):
+                results = [await self._execute(op, context, method) for op in operations]
+                return self._respond(results, context, media, batch=True)
+            return self._respond([await self._execute(operations, context, method)], context, media, batch=False)
+        except BadRequest as error:
+            return errors_response(error.status, [graphql_error(error.message)], media, error.headers)
+
+    async def _operations(self, request: Request, method: str) -> GraphQLRequest | list[GraphQLRequest]:
+        if method == "GET":
+            return from_query_string(request.query_params)
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json":
+            given = quoted(media) if media else "none"
+            raise BadRequest(415, f"send the request as application/json (Content-Type given: {given})")
+        body = await read_body(request.scope, request.receive, self.settings.max_body_bytes)
+        return graphql_requests(parse_json(body), self.settings.max_batch)
+
+    async def _execute(self, operation: GraphQLRequest, context: Context, method: str) -> ExecutionResult:
+        allowed = {OperationType.QUERY} if method == "GET" else {OperationType.QUERY, OperationType.MUTATION}
+        try:
+            return await self.schema.execute(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=context,
+                operation_name=operation.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=operation.extensions,
+            )
+        except InvalidOperationTypeError as error:
+            if error.operation_type is OperationType.MUTATION:
+                raise BadRequest(405, "mutations are sent by POST, not GET", {"Allow": "POST"}) from None
+            raise BadRequest(400, "subscriptions are served over the websocket (graphql-transport-ws)") from None
+        except CannotGetOperationTypeError:
+            name = operation.operation_name
+            missing = f"no operation named {quoted(name)}" if name is not None else "no operation"
+            raise BadRequest(400, f"the document holds {missing}") from None
+        except MissingQueryError:
+            raise BadRequest(400, "the request holds no GraphQL document") from None
+
+    def _respond(self, results: list[ExecutionResult], context: Context, media: str, *, batch: bool) -> Response:
+        edge = context.edge
+        assert edge is not None
+        if any(_has_code(r, RATE_LIMITED) for r in results) and edge.retry_after is not None:
+            rate = [e for r in results for e in _formatted(r) if e.get("extensions", {}).get("code") == RATE_LIMITED]
+            return errors_response(429, rate[:1], media, {"Retry-After": str(max(1, round(edge.retry_after)))})
+        if any(e.message == DATABASE_UNREACHABLE for r in results for e in r.errors or []):
+            return answers.unreachable_response(media)
+        bodies = [_body(r) for r in results]
+        failed = any("data" not in b for b in bodies)
+        status = 400 if media == GRAPHQL_RESPONSE and failed else 200
+        response = Response(
+            answers.encode(bodies if batch else bodies[0]), status_code=status, media_type=answers.content_type(media)
+        )
+        sub = context.response
+        if isinstance(sub, Response):
+            response.headers.update(dict(sub.headers))
+        if failed or any("errors" in b for b in bodies):
+            response.headers["Cache-Control"] = NO_STORE
+        return response
 
 
-@lru_cache(maxsize=1024)
-def _get_cost(query_string: bytes) -> int:
-    return query_cost(parse_qs(query_string.decode("latin-1")).get("query", [""])[0])
+def _sub_response() -> Response:
+    sub = Response()
+    del sub.headers["content-length"]
+    return sub
 
 
-def _post_cost(body: bytes) -> int:
-    try:
-        payload = json.loads(body or b"{}")
-    except ValueError:
-        return 1
-    operations = payload if isinstance(payload, list) else [payload]
-    return sum(
-        query_cost(op["query"]) if isinstance(op, dict) and isinstance(op.get("query"), str) else 1 for op in operations
-    )
+def _formatted(result: ExecutionResult) -> list[dict[str, Any]]:
+    return [dict(e.formatted) for e in result.errors or []]
+
+
+def _has_code(result: ExecutionResult, code: str) -> bool:
+    return any((e.extensions or {}).get("code") == code for e in result.errors or [])
+
+
+def _body(result: ExecutionResult) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    # A result that never reached execution (parse, validation, variables, limits: errors without a path) has no
+    # data entry at all; a field error leaves data, even null.
+    if not (result.data is None and result.errors and all(not e.path for e in result.errors)):
+        body["data"] = result.data
+    if result.errors:
+        body["errors"] = _formatted(result)
+    if result.extensions:
+        body["extensions"] = result.extensions
+    return body

@@ -2,7 +2,8 @@
 
 Every mutation answers a `WriteResult` union: `WriteAccepted`, `WriteRejected` (reasons per input field),
 `VersionConflict` (a stale `correctsVersion`) or `NotAllowed` (no token, a revoked one, the wrong role or region).
-The bearer token comes from `Authorization: Bearer …`; mutations are only executed over POST.
+The bearer token comes from `Authorization: Bearer …` (over a websocket: from `connection_init`'s payload);
+mutations are executed over POST and over the websocket, never over GET.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy import select
+from starlette.responses import Response
 from strawberry.scalars import JSON
 
 from api import audit, models
@@ -24,6 +26,7 @@ from api.graphql.errors import PublicError
 from api.graphql.query import Query
 from api.graphql.types import Finding, Source
 from api.outcomes import Accepted, Conflict, Outcome, Refused, Rejected
+from api.read.tps import MAX_PAGE
 from api.submissions import Submissions, Work
 from api.tokens import Role, bearer_secret
 from api.write_models import ApiToken
@@ -188,13 +191,12 @@ async def _submit(
 ) -> WriteAccepted | WriteRejected | VersionConflict | NotAllowed:
     if isinstance(work, Rejected):
         return _answer(work)
-    request = info.context.request
-    secret = bearer_secret(request.headers.get("authorization"))
+    secret = bearer_secret(info.context.authorization())
     # What was asked matters only to recognise a retry: without a key, it is not even serialised.
     payload = _plain(given) if key is not None else {}
     outcome = await _submissions(info).submit(secret, operation, payload, work, key)
     response = info.context.response
-    if response is not None:
+    if isinstance(response, Response):  # over a websocket there is no response to carry headers
         response.headers[WORKER_HEADER] = str(os.getpid())
     return _answer(outcome)
 
@@ -330,7 +332,9 @@ class AuditQuery:
         first: int = 50,
         before: int | None = None,
     ) -> list[AuditEntry]:
-        principal = await _submissions(info).principal(bearer_secret(info.context.request.headers.get("authorization")))
+        if not 0 <= first <= MAX_PAGE:
+            raise PublicError(f"first must be between 0 and {MAX_PAGE}")
+        principal = await _submissions(info).principal(bearer_secret(info.context.authorization()))
         if isinstance(principal, str):
             raise PublicError(principal)
         if principal.role is not Role.ADMIN:

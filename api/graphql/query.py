@@ -157,8 +157,11 @@ class Query:
             total_count=page.total_count,
         )
 
-    @strawberry.field(description="Sirekap's health from the monitor: up or down since when, and incident windows.")
-    async def upstream(self, info: Info) -> Upstream:
+    @strawberry.field(
+        description="Sirekap's health from the monitor: up or down since when, and incident windows. Null, with an"
+        " error on this field only, when the monitor does not answer: the rest of the answer stays."
+    )
+    async def upstream(self, info: Info) -> Upstream | None:
         return await upstream_status(info)
 
     @strawberry.field(

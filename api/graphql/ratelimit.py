@@ -1,39 +1,16 @@
 """Per-client rate limiting weighted by query cost, in fixed one-minute windows.
 
-With Redis the windows are shared by every worker; without it each process keeps its own.
+With Redis the windows are shared by every worker; without it each process keeps its own. What a query costs, and
+when it is charged, is `api.graphql.limits`'s business.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Protocol
 
-from graphql import FieldNode, GraphQLError, parse, visit
-from graphql.language import Visitor
 from redis.asyncio import Redis
 
 WINDOW_SECONDS = 60
-
-
-@lru_cache(maxsize=1024)
-def query_cost(query: str) -> int:
-    """One per field selected, at least one; an unparsable query costs one (it fails before running)."""
-    try:
-        document = parse(query)
-    except GraphQLError:
-        return 1
-    counter = _FieldCounter()
-    visit(document, counter)
-    return max(1, counter.fields)
-
-
-class _FieldCounter(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields = 0
-
-    def enter_field(self, node: FieldNode, *_: object) -> None:
-        self.fields += 1
 
 
 class RateLimiter(Protocol):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, and_, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -220,8 +220,9 @@ async def tps_page(
         key: Any = Tps.code
     elif order is TpsOrder.VALID_VOTES:
         key = func.coalesce(tally.valid, -1)
-    else:  # basis points of registered voters who cast a ballot; -1 when unknown
-        key = func.coalesce(tally.total * 10000 / func.nullif(Tps.registered_voters, 0), -1)
+    else:  # basis points of registered voters who cast a ballot, a whole number; -1 when unknown
+        # Floor division keeps it an integer on every database (true division is NUMERIC, a Decimal, on PostgreSQL).
+        key = func.coalesce(tally.total * 10000 // func.nullif(Tps.registered_voters, 0, type_=Integer), -1)
     where = _filters(race_id, filters)
     if after is not None:
         after_key, after_code = decode_cursor(order, after)

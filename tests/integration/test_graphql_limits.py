@@ -82,3 +82,17 @@ async def test_a_repeated_query_is_validated_once_with_the_limits_on(
 async def test_page_size_limit(belu_sessions: async_sessionmaker[AsyncSession], first: int) -> None:
     query = f'{{ tpsConnection(race: "pkwkk-5304-2020", first: {first}) {{ totalCount }} }}'
     assert await errors_of(belu_sessions, query) == ["first must be between 0 and 100"]
+
+
+async def test_breadth_limit(belu_sessions: async_sessionmaker[AsyncSession]) -> None:
+    # Within the depth limit and a dozen fields, yet 1,728 regions resolved: about a second on Belu before.
+    fan_out = "{ races { region { children { parent { children { parent { children { name status } } } } } } } }"
+    settings = replace(SETTINGS, max_depth=10, max_tokens=2000)
+    assert await errors_of(belu_sessions, fan_out, settings) == [
+        "this query would resolve more than 15000 values (lists multiplied out): ask for fewer nested lists or smaller"
+        " pages"
+    ]
+    page = '{ tpsConnection(race: "pkwkk-5304-2020", first: 100) { edges { node { code registeredVoters } } } }'
+    assert await errors_of(belu_sessions, page, settings) == []
+    huge_page = "{ auditLog(first: 165825) { id action subjectCode } }"
+    assert "would resolve more than 15000 values" in (await errors_of(belu_sessions, huge_page, settings))[0]
