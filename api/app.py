@@ -20,9 +20,12 @@ from api.db import create_engine, sessionmaker
 from api.graphql.http import CachedGet, PantauGraphQL, RateLimited
 from api.graphql.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from api.graphql.schema import build_schema
+from api.graphql.subscriptions import RegionSnapshots
+from api.live_updates import LiveUpdates
 from api.read.catalog import Catalog
 from api.settings import Settings
 from api.submissions import Submissions
+from api.sync.metric_store import StoredSyncMetrics
 from observability.http_metrics import HttpMetrics
 
 #: Something to run for the app's lifetime (the background sync), given the app's state.
@@ -41,8 +44,13 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
         if redis is not None
         else LocalRateLimiter(settings.rate_limit_per_minute)
     )
-    broadcast = broadcast_for(settings.database_url, redis, settings.redis_prefix)
     catalog = Catalog(reads, settings.cache_version_seconds)
+    transport = broadcast_for(settings.database_url, redis, settings.redis_prefix)
+    broadcast = LiveUpdates(transport, RegionSnapshots(reads, catalog))
+    submissions = Submissions(sessions, broadcast, catalog=catalog)
+    # What the syncer (this process or another) stored, measured against the clock the app's writes are stamped with.
+    sync_metrics = StoredSyncMetrics(reads, submissions.clock)
+    sync_metrics.register(registry)
     graphql = PantauGraphQL(schema or build_schema(settings), reads, settings, catalog)
     graphql_route = Route("/graphql", graphql, methods=["GET", "POST"])
     # Rate limits and cached GET answers sit in front of the router: a cached answer costs a dict lookup.
@@ -78,6 +86,7 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
         return JSONResponse({"status": "ok"})
 
     async def metrics(request: Request) -> Response:
+        await sync_metrics.refresh()
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app = Starlette(
@@ -94,14 +103,15 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
     app.state.sessions = sessions
     app.state.registry = registry
     app.state.broadcast = broadcast
-    app.state.submissions = Submissions(sessions, broadcast, catalog=catalog)
+    app.state.submissions = submissions
     return app
 
 
 def app_from_env() -> Starlette:
     """The uvicorn factory: settings are read from the environment once per process.
 
-    With PANTAU_SIREKAP_URL and PANTAU_SYNC_RACES set, the app follows Sirekap in the background.
+    With PANTAU_SIREKAP_URL and PANTAU_SYNC_RACES set, the app follows Sirekap in the background, whenever it holds
+    the deployment's sync lock (`api.sync.election`).
     """
     from api.sync.service import background_sync
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,10 @@ from api.graphql.loaders import Loaders
 from api.read.catalog import Catalog
 from api.settings import Settings
 
+#: The loaders of the live event being resolved, shared by every subscriber of its region. A subscription operation
+#: runs in a task of its own and sets this before each event it yields, so the event's fields read through them.
+live_loaders: ContextVar[Loaders | None] = ContextVar("live_loaders", default=None)
+
 
 @dataclass
 class Context:
@@ -21,10 +26,15 @@ class Context:
     response: Any = None
     #: Shared by the process's requests; a context made without one gets its own, so nothing outlives it.
     catalog: Catalog | None = None
-    loaders: Loaders = field(init=False)
+    request_loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.sessions, self.catalog)
+        self.request_loaders = Loaders(self.sessions, self.catalog)
+
+    @property
+    def loaders(self) -> Loaders:
+        """The request's DataLoaders; within a live event, the event's (see `live_loaders`)."""
+        return live_loaders.get() or self.request_loaders
 
 
 Info = StrawberryInfo[Context, None]
