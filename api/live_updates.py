@@ -121,12 +121,14 @@ class LiveUpdates:
         window_seconds: float = WINDOW_SECONDS,
         backlog: int = BACKLOG,
         max_changes: int = MAX_CHANGES,
+        retry_seconds: float = PREPARE_RETRY_SECONDS,
     ) -> None:
         self.transport = transport
         self.prepare = prepare
         self.window_seconds = window_seconds
         self.backlog = backlog
         self.max_changes = max_changes
+        self.retry_seconds = retry_seconds
         self._regions: dict[int, dict[str, _Region]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
@@ -205,7 +207,7 @@ class LiveUpdates:
                     if len(region.pending) > self.max_changes:
                         region.pending.clear()
                         region.resync = ResyncReason.BEHIND
-                    await asyncio.sleep(PREPARE_RETRY_SECONDS)
+                    await asyncio.sleep(self.retry_seconds)
                     continue
                 event = LiveEvent(region.topic, changes, resync, snapshot)
                 for mailbox in list(region.subscribers):

@@ -33,6 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -267,8 +268,10 @@ class SyncService:
         """A pass if this process is the syncer; the seconds from this turn's start to the next."""
         try:
             elected = await self.lock.held()
+            if elected:
+                await self._database_ready()
         except Exception as error:  # the database is unreachable: nobody can sync now
-            log.warning("sync: cannot reach the sync lock (%s: %s)", type(error).__name__, error)
+            log.warning("sync: cannot reach the database (%s: %s)", type(error).__name__, error)
             self.failures_in_a_row += 1
             return self.config.wait_after(self.failures_in_a_row)
         if not elected:
@@ -278,6 +281,19 @@ class SyncService:
         failed = any(r.outcome == "failure" for r in results.values())
         self.failures_in_a_row = self.failures_in_a_row + 1 if failed else 0
         return self.config.wait_after(self.failures_in_a_row)
+
+    async def _database_ready(self) -> None:
+        """One statement through the pool before a pass. After a database outage the first use of a stale pooled
+        connection fails, and SQLAlchemy then drops every connection of the pool; this way that happens here rather
+        than in the first pass after the outage, which would fail and make the sync wait for its next turn."""
+        for attempt in (1, 2):
+            try:
+                async with self.sessions() as session:
+                    await session.execute(text("SELECT 1"))
+                return
+            except (SQLAlchemyError, OSError):
+                if attempt == 2:
+                    raise
 
     def start(self) -> None:
         if self._task is None:

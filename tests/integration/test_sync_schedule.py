@@ -10,17 +10,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from api.db import create_engine, sessionmaker
 from api.sync.election import SyncLock, sync_lock_for
 from api.sync.fetcher import FetchPolicy
-from api.sync.metric_store import StoredSyncMetrics
 from api.sync.plan import RaceTarget
 from api.sync.service import SyncConfig, SyncService
 from sirekap.sim.belu_timeline import WITA
 from sirekap.sim.testing import running_simulator
 from sirekap.timestamps import WIB
+from tests.integration.test_sync_metrics_stored import exported
 
 AT = datetime(2020, 12, 11, 18, 15, tzinfo=WITA)
 LABEL = {"race": "pkwkk-5304"}
@@ -70,18 +69,11 @@ async def follow_until_stopped(
 
 
 async def stored_passes(database_url: str) -> dict[str, float | None]:
-    engine = create_engine(database_url)
-    try:
-        registry = CollectorRegistry()
-        stored = StoredSyncMetrics(sessionmaker(engine), lambda: AT)
-        stored.register(registry)
-        await stored.refresh()
-        return {
-            outcome: registry.get_sample_value("pantau_sync_passes_total", LABEL | {"outcome": outcome})
-            for outcome in ("success", "failure")
-        }
-    finally:
-        await engine.dispose()
+    registry = await exported(database_url, AT)
+    return {
+        outcome: registry.get_sample_value("pantau_sync_passes_total", LABEL | {"outcome": outcome})
+        for outcome in ("success", "failure")
+    }
 
 
 def test_waits_after_failures_double_from_the_retry_delay_and_never_pass_the_interval() -> None:
