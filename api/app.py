@@ -87,7 +87,9 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
 
     async def metrics(request: Request) -> Response:
         await sync_metrics.refresh()
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        # Which worker answered: the HTTP metrics are the worker's own, the sync metrics the same from every worker.
+        headers = {"Pantau-Worker": str(os.getpid())}
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST, headers=headers)
 
     app = Starlette(
         routes=[
