@@ -3,15 +3,19 @@ region shared by all its subscribers, and an explicit resync wherever an event c
 
 - A topic is a (race, region): a change concerns it when the change lies in the region (a TPS, a desa, a kecamatan
   pleno) or the region lies in the change's subject (a kabupaten pleno; a sync pass announces whole kecamatan).
-- Coalescing: a region's first change after a quiet spell goes out at once; changes arriving within `window_seconds`
-  of its last event wait for the window's end and go out together, listed in one event. A burst becomes at most one
-  event per region per window.
-- One payload per region: for each event, `prepare(topic)` is called once and what it builds (the subscription's
-  shared loaders and the data version) is handed to every subscriber of the region; none of them reads alone.
-- Resync, never a silent gap: a subscriber whose unread events pass `backlog` (its client reads too slowly) has them
-  replaced by one RESYNC event with the region as it stands; so has a region whose pending changes pass
-  `max_changes`; and when the worker's listening connection was lost and is back (`Listener.connected(again=True)`),
-  every subscriber gets a RESYNC, since changes published meanwhile never reached this worker.
+- Coalescing: the first change after a quiet spell goes out at once; changes arriving within `window_seconds` of the
+  last flush wait for the window's end and go out together, one event per region listing all of its changes. A burst
+  becomes at most one event per region per window.
+- One payload per flush: `prepare()` is called once per flush, and what it builds (the subscription's loaders and the
+  data version) is handed to every subscriber of every region in it. None of them reads alone: the first to resolve
+  a field reads it, for all the regions at once (the loaders batch), and the others find it there.
+- A subscriber that reads more slowly than events come (its client, or this worker, is busy) never queues them up:
+  a new event is merged into the one it has not read yet (the changes of both, the newer payload), so it does no
+  work for states already superseded, and catches up in one step.
+- Resync, never a silent gap: an event that would list more than `max_changes` changes becomes a RESYNC with the
+  region as it stands (for a region's pending changes, or a slow subscriber's merged ones); and when the worker's
+  listening connection was lost and is back (`Listener.connected(again=True)`), every subscriber gets a RESYNC, since
+  changes published meanwhile never reached this worker.
 """
 
 from __future__ import annotations
@@ -31,9 +35,7 @@ from api.broadcast import Change, Transport
 log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 0.25
-#: Unread events a subscriber may have before they are replaced by a resync.
-BACKLOG = 32
-#: Changes one event may list; beyond, the region's subscribers get a resync instead.
+#: Changes one event may list; beyond, it becomes a resync.
 MAX_CHANGES = 1000
 #: Wait before trying again to build a region's payload that could not be built (the database was away).
 PREPARE_RETRY_SECONDS = 1.0
@@ -64,27 +66,33 @@ class LiveEvent:
     #: Oldest first; empty on a resync.
     changes: tuple[Change, ...]
     resync: ResyncReason | None
-    #: What `prepare(topic)` built for this event, shared by every subscriber of the topic.
+    #: What `prepare()` built for this event's flush, shared by every subscriber of every region in it.
     snapshot: Any
 
 
-Prepare = Callable[[Topic], Awaitable[Any]]
+Prepare = Callable[[], Awaitable[Any]]
 
 
 class _Mailbox:
-    """One subscriber's unread events."""
+    """One subscriber's unread events: at most the SUBSCRIBED one and one more, into which later ones merge."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, max_changes: int) -> None:
+        self.max_changes = max_changes
         self.unread: deque[LiveEvent] = deque()
         self.wakeup = asyncio.Event()
 
     def put(self, event: LiveEvent) -> None:
-        if len(self.unread) >= self.limit:
-            self.unread.clear()
-            event = LiveEvent(event.topic, (), ResyncReason.BEHIND, event.snapshot)
+        if self.unread and self.unread[-1].resync is not ResyncReason.SUBSCRIBED:
+            event = self._merged(self.unread.pop(), event)
         self.unread.append(event)
         self.wakeup.set()
+
+    def _merged(self, older: LiveEvent, newer: LiveEvent) -> LiveEvent:
+        resync = older.resync or newer.resync
+        changes = older.changes + newer.changes
+        if resync is None and len(changes) > self.max_changes:
+            resync = ResyncReason.BEHIND
+        return LiveEvent(newer.topic, () if resync else changes, resync, newer.snapshot)
 
     def put_first(self, event: LiveEvent) -> None:
         self.unread.appendleft(event)
@@ -106,8 +114,18 @@ class _Region:
         self.subscribers: set[_Mailbox] = set()
         self.pending: list[Change] = []
         self.resync: ResyncReason | None = None
-        self.sending: asyncio.Task[None] | None = None
-        self.last_sent = -math.inf
+
+    def take(self) -> tuple[tuple[Change, ...], ResyncReason | None]:
+        changes, resync = tuple(self.pending), self.resync
+        self.pending, self.resync = [], None
+        return changes, resync
+
+    def put_back(self, changes: tuple[Change, ...], resync: ResyncReason | None, max_changes: int) -> None:
+        self.pending[:0] = changes
+        self.resync = self.resync or resync
+        if len(self.pending) > max_changes:
+            self.pending.clear()
+            self.resync = ResyncReason.BEHIND
 
 
 class LiveUpdates:
@@ -119,17 +137,19 @@ class LiveUpdates:
         prepare: Prepare,
         *,
         window_seconds: float = WINDOW_SECONDS,
-        backlog: int = BACKLOG,
         max_changes: int = MAX_CHANGES,
         retry_seconds: float = PREPARE_RETRY_SECONDS,
     ) -> None:
         self.transport = transport
         self.prepare = prepare
         self.window_seconds = window_seconds
-        self.backlog = backlog
         self.max_changes = max_changes
         self.retry_seconds = retry_seconds
         self._regions: dict[int, dict[str, _Region]] = {}
+        #: Regions with changes or a resync waiting for the next flush.
+        self._due: dict[Topic, _Region] = {}
+        self._flushing: asyncio.Task[None] | None = None
+        self._last_flush = -math.inf
         self._listener: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
 
@@ -143,12 +163,12 @@ class LiveUpdates:
         if self._listener is None:
             self._listener = asyncio.create_task(self.transport.listen(self), name="pantau-live-updates")
         await self._connected.wait()
-        mailbox = _Mailbox(self.backlog)
+        mailbox = _Mailbox(self.max_changes)
         region = self._regions.setdefault(topic.race_id, {}).setdefault(topic.region_code, _Region(topic))
         region.subscribers.add(mailbox)
         try:
             if initial:
-                mailbox.put_first(LiveEvent(topic, (), ResyncReason.SUBSCRIBED, await self.prepare(topic)))
+                mailbox.put_first(LiveEvent(topic, (), ResyncReason.SUBSCRIBED, await self.prepare()))
             yield mailbox.events()
         finally:
             region.subscribers.discard(mailbox)
@@ -185,48 +205,49 @@ class LiveUpdates:
         return found
 
     def _send_soon(self, region: _Region) -> None:
-        if region.sending is None:
-            region.sending = asyncio.create_task(self._send(region))
+        self._due[region.topic] = region
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
 
-    async def _send(self, region: _Region) -> None:
+    async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            while (region.pending or region.resync) and region.subscribers:
-                wait = region.last_sent + self.window_seconds - loop.time()
+            while self._due:
+                wait = self._last_flush + self.window_seconds - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                region.last_sent = loop.time()
-                changes, region.pending = tuple(region.pending), []
-                resync, region.resync = region.resync, None
+                self._last_flush = loop.time()
+                due = [r for r in self._due.values() if r.subscribers]
+                self._due = {}
+                taken = [(region, *region.take()) for region in due]
+                if not taken:
+                    continue
                 try:
-                    snapshot = await self.prepare(region.topic)
+                    snapshot = await self.prepare()
                 except Exception:
-                    log.exception("live updates: could not read region %s; trying again", region.topic.region_code)
-                    region.pending[:0] = changes
-                    region.resync = region.resync or resync
-                    if len(region.pending) > self.max_changes:
-                        region.pending.clear()
-                        region.resync = ResyncReason.BEHIND
+                    log.exception("live updates: could not read the regions of %d events; trying again", len(taken))
+                    for region, changes, resync in taken:
+                        region.put_back(changes, resync, self.max_changes)
+                        self._due[region.topic] = region
                     await asyncio.sleep(self.retry_seconds)
                     continue
-                event = LiveEvent(region.topic, changes, resync, snapshot)
-                for mailbox in list(region.subscribers):
-                    mailbox.put(event)
+                for region, changes, resync in taken:
+                    event = LiveEvent(region.topic, changes, resync, snapshot)
+                    for mailbox in list(region.subscribers):
+                        mailbox.put(event)
         finally:
-            region.sending = None
-            self._forget_if_idle(region)
+            self._flushing = None
 
     def _forget_if_idle(self, region: _Region) -> None:
-        if region.subscribers or region.sending is not None:
+        if region.subscribers:
             return
+        self._due.pop(region.topic, None)
         regions = self._regions.get(region.topic.race_id, {})
         if regions.get(region.topic.region_code) is region:
             del regions[region.topic.region_code]
 
     async def close(self) -> None:
-        tasks = [r.sending for regions in self._regions.values() for r in regions.values() if r.sending]
-        if self._listener is not None:
-            tasks.append(self._listener)
+        tasks = [task for task in (self._flushing, self._listener) if task is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -4,7 +4,7 @@
 Each event is either CHANGES, listing every change it covers (a burst within a short window is one event), or a
 RESYNC: the client may have missed changes (it read too slowly, or the server lost its feed for a while) and should
 re-read what it shows beyond the event. Both carry the subscribed region, read after the changes, and the data
-version. The region's numbers are read once per event for all its subscribers on a worker (`RegionSnapshots`).
+version. The numbers are read once per flush of events for all the subscribers on a worker (`RegionSnapshots`).
 """
 
 from __future__ import annotations
@@ -124,19 +124,20 @@ class ResultsChanged:
 
 @dataclass(frozen=True)
 class RegionSnapshot:
-    #: Fresh for each event: the first subscriber to resolve a field reads it, the others get it from these.
+    #: Fresh for each flush: the first subscriber to resolve a field reads it (batched with the other regions of the
+    #: flush), the others get it from these.
     loaders: Loaders
     data_version: int
 
 
 class RegionSnapshots:
-    """`prepare` of the live updates: what one event of a region shares among its subscribers."""
+    """`prepare` of the live updates: what the events of one flush share among their subscribers."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], catalog: Catalog) -> None:
         self.sessions = sessions
         self.catalog = catalog
 
-    async def __call__(self, topic: Topic) -> RegionSnapshot:
+    async def __call__(self) -> RegionSnapshot:
         async with self.sessions() as session:
             version = await session.scalar(select(func.max(models.Tally.id)))
         return RegionSnapshot(Loaders(self.sessions, self.catalog), version or 0)

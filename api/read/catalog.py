@@ -8,6 +8,7 @@ statements for its numbers only, and a new race shows up within `check_seconds`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ class Catalog:
         self.check_seconds = check_seconds
         self.clock = clock
         self._checked_at: float | None = None
+        self._checking = asyncio.Lock()
         self._version: tuple[int, int, int] | None = None
         self._races: list[RaceRow] | None = None
         self._paslon: dict[int, list[PaslonRow]] = {}
@@ -86,6 +88,11 @@ class Catalog:
     async def _fresh(self, session: AsyncSession) -> None:
         if not self._due():
             return
+        async with self._checking:  # one check for all the callers that find it due at once (live events do)
+            if self._due():
+                await self._check(session)
+
+    async def _check(self, session: AsyncSession) -> None:
         now = self.clock()
         version = await structure_version(session)
         self._checked_at = now
