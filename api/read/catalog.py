@@ -86,11 +86,13 @@ class Catalog:
         return self._checked_at is None or self.clock() - self._checked_at >= self.check_seconds
 
     async def _fresh(self, session: AsyncSession) -> None:
-        if not self._due():
+        # One check at a time: callers that find it due while another checks use the catalog as it is (at most one
+        # check stale) rather than each reading the version at once, as a flush of live events would. They do not
+        # wait either: a caller may hold a pooled connection, and the check needs one.
+        if not self._due() or self._checking.locked():
             return
-        async with self._checking:  # one check for all the callers that find it due at once (live events do)
-            if self._due():
-                await self._check(session)
+        async with self._checking:
+            await self._check(session)
 
     async def _check(self, session: AsyncSession) -> None:
         now = self.clock()

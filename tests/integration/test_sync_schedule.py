@@ -5,6 +5,8 @@ syncs."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -148,3 +150,23 @@ async def test_only_the_holder_of_the_sync_lock_syncs_and_another_takes_over_whe
             await first.stop()
             await second.stop()
             await engine.dispose()
+
+
+async def test_a_single_pass_refuses_while_another_process_syncs(database_url: str) -> None:
+    lock = sync_lock_for(database_url)  # as the sync service holds it
+    assert await lock.held()
+    try:
+        env = os.environ | {
+            "PANTAU_DATABASE_URL": database_url,
+            "PANTAU_SIREKAP_URL": "http://127.0.0.1:9",  # never asked: the pass does not start
+            "PANTAU_SYNC_RACES": "pkwkk 5304",
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "api.sync", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        await lock.release()
+    assert process.returncode == 3, output.decode()
+    assert b"another process is syncing this database" in output
+    assert await stored_passes(database_url) == {"success": None, "failure": None}
