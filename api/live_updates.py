@@ -120,9 +120,17 @@ class _Region:
         self.pending, self.resync = [], None
         return changes, resync
 
+    def add(self, change: Change, max_changes: int) -> None:
+        if self.resync is None:  # a resync to come covers it
+            self.pending.append(change)
+            self._bound(max_changes)
+
     def put_back(self, changes: tuple[Change, ...], resync: ResyncReason | None, max_changes: int) -> None:
         self.pending[:0] = changes
         self.resync = self.resync or resync
+        self._bound(max_changes)
+
+    def _bound(self, max_changes: int) -> None:
         if len(self.pending) > max_changes:
             self.pending.clear()
             self.resync = ResyncReason.BEHIND
@@ -178,11 +186,7 @@ class LiveUpdates:
 
     def received(self, change: Change) -> None:
         for region in self._concerned(change):
-            if region.resync is None:
-                region.pending.append(change)
-                if len(region.pending) > self.max_changes:
-                    region.pending.clear()
-                    region.resync = ResyncReason.BEHIND
+            region.add(change, self.max_changes)
             self._send_soon(region)
 
     def connected(self, *, again: bool) -> None:

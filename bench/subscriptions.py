@@ -7,7 +7,9 @@ README's selection plus `kind dataVersion changes`. Writes and subscribers run i
 
 A write is heard by a subscriber of a region it lies in when an event lists it (TPS and version), or when a RESYNC
 reaches the subscriber after the write was sent; a *silent loss* is neither. Delivery latency: from sending the write
-to receiving the event. Baseline, same run: the same writes with no subscriber (the writes' own latency).
+to receiving the event (and, for the live-update path alone, from the write's answer, once it is committed and
+published). Baseline, same run: the same writes with no subscriber (the writes' own latency). On a machine too busy
+to take 45 writes/s the writes queue, and every latency with them: read the baseline before the figures.
 
     python bench/subscriptions.py [--quick] [--admin-url postgresql://postgres@127.0.0.1:5432/test] [--redis URL]
 """
@@ -102,6 +104,7 @@ async def _client(config: dict[str, Any]) -> dict[str, Any]:
     url = base.replace("http", "ws") + "/graphql"
     subscribed = await asyncio.gather(*(_subscriber(url, r, h) for r, h in zip(spread, heard, strict=True)))
     sent: list[float] = [0.0] * len(writes)
+    answered: list[float] = [0.0] * len(writes)
     accepted: list[bool] = [False] * len(writes)
     latencies: list[float] = []
     outcomes: dict[str, int] = {}
@@ -114,7 +117,8 @@ async def _client(config: dict[str, Any]) -> dict[str, Any]:
             sent[i] = time.perf_counter()
             body = {"query": writes[i]["query"], "variables": {"input": writes[i]["input"]}}
             answer = (await client.post("/graphql", json=body)).json()
-            latencies.append(time.perf_counter() - sent[i])
+            answered[i] = time.perf_counter()
+            latencies.append(answered[i] - sent[i])
             kind = answer["data"]["w"]["__typename"] if answer.get("data") else "error"
             outcomes[kind] = outcomes.get(kind, 0) + 1
             accepted[i] = kind == "WriteAccepted"
@@ -131,7 +135,7 @@ async def _client(config: dict[str, Any]) -> dict[str, Any]:
     for socket, task in subscribed:
         task.cancel()
         await socket.close()
-    return _figures(writes, expected, heard, sent) | {
+    return _figures(writes, expected, heard, sent, answered) | {
         "writes_per_s": len(writes) / elapsed,
         "write_p50_ms": statistics.median(latencies) * 1000,
         "write_p99_ms": sorted(latencies)[int(len(latencies) * 0.99)] * 1000,
@@ -151,9 +155,10 @@ def _all_heard(writes: list[dict[str, Any]], expected: list[list[int]], heard: l
 
 
 def _figures(
-    writes: list[dict[str, Any]], expected: list[list[int]], heard: list[Any], sent: list[float]
+    writes: list[dict[str, Any]], expected: list[list[int]], heard: list[Any], sent: list[float], answered: list[float]
 ) -> dict[str, Any]:
     delays: list[float] = []
+    after_answer: list[float] = []  # the live-update path alone: from the write's answer (committed, published)
     silent = resynced = 0
     for wanted, events in zip(expected, heard, strict=True):
         for i in wanted:
@@ -162,12 +167,15 @@ def _figures(
             resyncs = [at for at, kind, _ in events if kind == "RESYNC" and at >= sent[i]]
             if listed:
                 delays.append(listed[0] - sent[i])
+                after_answer.append(max(0.0, listed[0] - answered[i]))
             elif resyncs:
                 resynced += 1
                 delays.append(resyncs[0] - sent[i])
+                after_answer.append(max(0.0, resyncs[0] - answered[i]))
             else:
                 silent += 1
     delays.sort()
+    after_answer.sort()
     counts = [len(events) for events in heard]
     return {
         "deliveries": sum(len(w) for w in expected),
@@ -177,6 +185,7 @@ def _figures(
         "delivery_p50_ms": delays[len(delays) // 2] * 1000 if delays else 0.0,
         "delivery_p99_ms": delays[int(len(delays) * 0.99)] * 1000 if delays else 0.0,
         "delivery_max_ms": delays[-1] * 1000 if delays else 0.0,
+        "after_answer_p99_ms": after_answer[int(len(after_answer) * 0.99)] * 1000 if after_answer else 0.0,
         "events_per_subscriber": statistics.mean(counts) if counts else 0.0,
         "events_per_kabupaten_subscriber": statistics.mean(counts[: min(4, len(counts))]) if counts else 0.0,
     }
@@ -267,6 +276,7 @@ def main() -> int:
         "delivery_p50_ms": median(live, "delivery_p50_ms"),
         "delivery_p99_ms": median(live, "delivery_p99_ms"),
         "delivery_max_ms": max(round(r["delivery_max_ms"], 1) for r in live),
+        "after_answer_p99_ms": median(live, "after_answer_p99_ms"),
         "events_per_subscriber": median(live, "events_per_subscriber"),
         "events_per_kabupaten_subscriber": median(live, "events_per_kabupaten_subscriber"),
         "writes_per_s": median(live, "writes_per_s"),
@@ -278,6 +288,12 @@ def main() -> int:
     print("baseline: the same writes with no subscriber, same run; medians of", rounds, "round(s)")
     for key, value in figures.items():
         print(f"  {key:<34} {value}")
+    for n, (r, b) in enumerate(zip(live, bare, strict=True), 1):
+        print(
+            f"  round {n}: {r['writes_per_s']:.1f} writes/s, delivery p99 {r['delivery_p99_ms']:.0f} ms "
+            f"({r['after_answer_p99_ms']:.0f} ms after the answer), write p99 {r['write_p99_ms']:.0f} ms; "
+            f"baseline {b['writes_per_s']:.1f} writes/s, write p99 {b['write_p99_ms']:.0f} ms"
+        )
     print(f"  write outcomes: {[r['outcomes'] for r in live + bare]}")
     summary = {
         "bench": "subscriptions",
