@@ -29,9 +29,12 @@ from api.graphql.http import PantauGraphQL
 from api.graphql.mutations import WORKER_HEADER
 from api.graphql.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from api.graphql.schema import build_schema
+from api.graphql.subscriptions import RegionSnapshots
+from api.live_updates import LiveUpdates
 from api.read.catalog import Catalog
 from api.settings import Settings
 from api.submissions import Submissions
+from api.sync.metric_store import StoredSyncMetrics
 from observability.http_metrics import HttpMetrics
 
 log = logging.getLogger("pantau.api")
@@ -52,8 +55,13 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
         if redis is not None
         else LocalRateLimiter(settings.rate_limit_per_minute)
     )
-    broadcast = broadcast_for(settings.database_url, redis, settings.redis_prefix)
     catalog = Catalog(reads, settings.cache_version_seconds)
+    transport = broadcast_for(settings.database_url, redis, settings.redis_prefix)
+    broadcast = LiveUpdates(transport, RegionSnapshots(reads, catalog))
+    submissions = Submissions(sessions, broadcast, clock=settings.clock.now, catalog=catalog)
+    # What the syncer (this process or another) stored, measured against the one clock.
+    sync_metrics = StoredSyncMetrics(reads, settings.clock.now)
+    sync_metrics.register(registry)
     outage = DatabaseOutage()
     # A connection handed out of the pool means the database answers again: the outage, if any, is over.
     event.listen(engine.sync_engine, "checkout", lambda *_: outage.succeeded())
@@ -125,7 +133,10 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
         )
 
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        await sync_metrics.refresh()
+        # Which worker answered: the HTTP metrics are the worker's own, the sync metrics the same from every worker.
+        headers = {"Pantau-Worker": str(os.getpid())}
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST, headers=headers)
 
     routes = [
         Route("/healthz", healthz),
@@ -144,14 +155,15 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
     app.state.sessions = sessions
     app.state.registry = registry
     app.state.broadcast = broadcast
-    app.state.submissions = Submissions(sessions, broadcast, clock=settings.clock.now, catalog=catalog)
+    app.state.submissions = submissions
     return app
 
 
 def app_from_env() -> Starlette:
     """The uvicorn factory: settings are read from the environment once per process.
 
-    With PANTAU_SIREKAP_URL and PANTAU_SYNC_RACES set, the app follows Sirekap in the background.
+    With PANTAU_SIREKAP_URL and PANTAU_SYNC_RACES set, the app follows Sirekap in the background, whenever it holds
+    the deployment's sync lock (`api.sync.election`).
     """
     from api.sync.service import background_sync
 

@@ -20,6 +20,12 @@ def async_url(url: str | URL) -> URL:
     return parsed.set(drivername=_ASYNC_DRIVERS[backend])
 
 
+def plain_dsn(url: str | URL) -> str:
+    """A PostgreSQL URL as asyncpg takes it, for the connections that live outside the engine's pool (LISTEN, the
+    sync lock)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     """An engine for a PANTAU_DATABASE_URL. SQLite gets foreign keys, WAL and a busy timeout."""
     target = async_url(url)

@@ -120,8 +120,24 @@ def _round(port: int, token: str, workdir: Path, seconds: float, connections: in
     return result
 
 
-async def _prepare(admin_url: str) -> tuple[str, str]:
-    """A fresh database with Belu loaded and an operator token for the whole kabupaten."""
+def chasil_forms() -> list[dict[str, Any]]:
+    """The C.Hasil of every Belu TPS, as `submitChasil` takes it."""
+    from sirekap.belu import belu_2020
+
+    return [
+        {
+            "tps": t.code,
+            "votes": [{"paslon": n, "votes": v} for n, v in sorted(t.count.votes.items())],
+            "valid": t.count.valid,
+            "invalid": t.count.invalid,
+            "total": t.count.total,
+        }
+        for t in belu_2020().tps
+    ]
+
+
+async def prepare_database(admin_url: str, database: str = DATABASE) -> tuple[str, str]:
+    """A fresh database with Belu loaded and an operator token for the whole kabupaten: its URL and the token."""
     from datetime import UTC, datetime
 
     import asyncpg
@@ -132,11 +148,11 @@ async def _prepare(admin_url: str) -> tuple[str, str]:
 
     conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {DATABASE}")
+        await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {database}")
     finally:
         await conn.close()
-    url = f"{admin_url.rsplit('/', 1)[0]}/{DATABASE}"
+    url = f"{admin_url.rsplit('/', 1)[0]}/{database}"
     await load_dataset(url, "belu-2020")
     engine = create_engine(url)
     try:
@@ -180,21 +196,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     ns = parser.parse_args()
     rounds, seconds = (1, 5.0) if ns.quick else (3, 15.0)
-    from sirekap.belu import belu_2020
-
     workdir = Path(tempfile.mkdtemp(prefix="pantau-bench-writes-"))
-    forms = [
-        {
-            "tps": t.code,
-            "votes": [{"paslon": n, "votes": v} for n, v in sorted(t.count.votes.items())],
-            "valid": t.count.valid,
-            "invalid": t.count.invalid,
-            "total": t.count.total,
-        }
-        for t in belu_2020().tps
-    ]
-    (workdir / "forms.json").write_text(json.dumps(forms))
-    url, token = asyncio.run(_prepare(ns.admin_url))
+    (workdir / "forms.json").write_text(json.dumps(chasil_forms()))
+    url, token = asyncio.run(prepare_database(ns.admin_url))
     port = loadgen.free_port()
     env = {**os.environ, "PANTAU_DATABASE_URL": url, "PANTAU_RATE_LIMIT": "0"}
     api = subprocess.Popen(

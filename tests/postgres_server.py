@@ -1,5 +1,6 @@
 """A PostgreSQL server of the test's own, from Debian's binaries, in a temporary directory on a free port, so a test
-can stop and start it under a running API. Nothing else uses it."""
+can stop and start it under a running API or sync without touching the shared server. As root, it runs as the
+`postgres` user. Without the binaries the test fails: they come with the PostgreSQL every machine runs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +38,18 @@ class OwnPostgres:
 
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    async def create_database(self) -> str:
+        """A new empty database on this server; its URL."""
+        import asyncpg
+
+        name = f"pantau_{uuid.uuid4().hex[:12]}"
+        connection = await asyncpg.connect(self.admin_url)
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+        return self.url(name)
 
     def _run(self, *command: str) -> None:
         # PostgreSQL refuses to run as root: run its tools as the postgres user then.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,10 @@ from api.graphql.limits import Edge
 from api.graphql.loaders import Loaders
 from api.read.catalog import Catalog
 from api.settings import Settings
+
+#: The loaders of the live event being resolved, shared by every subscriber of its region. A subscription operation
+#: runs in a task of its own and sets this before each event it yields, so the event's fields read through them.
+live_loaders: ContextVar[Loaders | None] = ContextVar("live_loaders", default=None)
 
 
 @dataclass
@@ -29,10 +34,15 @@ class Context:
     edge: Edge | None = None
     #: The payload of a websocket's connection_init (its Authorization, for writes over the websocket).
     connection_params: dict[str, Any] | None = None
-    loaders: Loaders = field(init=False)
+    request_loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.sessions, self.catalog)
+        self.request_loaders = Loaders(self.sessions, self.catalog)
+
+    @property
+    def loaders(self) -> Loaders:
+        """The request's DataLoaders; within a live event, the event's (see `live_loaders`)."""
+        return live_loaders.get() or self.request_loaders
 
     def authorization(self) -> str | None:
         """The Authorization header, or over a websocket the one given in connection_init."""
@@ -57,5 +67,5 @@ class FreshLoaders(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
         if isinstance(context, Context) and isinstance(context.request, WebSocket):
-            context.loaders = Loaders(context.sessions, context.catalog)
+            context.request_loaders = Loaders(context.sessions, context.catalog)
         yield

@@ -8,6 +8,7 @@ statements for its numbers only, and a new race shows up within `check_seconds`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ class Catalog:
         self.check_seconds = check_seconds
         self.clock = clock
         self._checked_at: float | None = None
+        self._checking = asyncio.Lock()
         self._version: tuple[int, int, int] | None = None
         self._races: list[RaceRow] | None = None
         self._paslon: dict[int, list[PaslonRow]] = {}
@@ -84,8 +86,15 @@ class Catalog:
         return self._checked_at is None or self.clock() - self._checked_at >= self.check_seconds
 
     async def _fresh(self, session: AsyncSession) -> None:
-        if not self._due():
+        # One check at a time: callers that find it due while another checks use the catalog as it is (at most one
+        # check stale) rather than each reading the version at once, as a flush of live events would. They do not
+        # wait either: a caller may hold a pooled connection, and the check needs one.
+        if not self._due() or self._checking.locked():
             return
+        async with self._checking:
+            await self._check(session)
+
+    async def _check(self, session: AsyncSession) -> None:
         now = self.clock()
         version = await structure_version(session)
         self._checked_at = now

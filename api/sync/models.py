@@ -5,14 +5,17 @@ fingerprint) its whole subtree has been synced to, with the HTTP validators of i
 the same transaction as the last tallies below the region, so after a crash the next pass re-descends exactly where
 work is missing. `sync_races` keeps the outcome of the last pass; `sync_rejections` is a bounded log of documents
 that were refused, with the reason; `sync_unreadable` holds the documents that cannot be read now (one row per
-region or TPS, gone once its document reads again).
+region or TPS, gone once its document reads again). `sync_metrics` holds the numbers the syncer reports about each
+race (pass and document counters, the state of the last pass), so every API worker and replica exports the same
+values and a restart loses none of them.
+
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.models import Base
@@ -76,3 +79,18 @@ class SyncUnreadable(Base):
     detail: Mapped[str] = mapped_column(String(500))
     since: Mapped[datetime]
     seen_at: Mapped[datetime]
+
+
+class SyncMetric(Base):
+    """One number the syncer reports about a race: a counter (added to after each pass) or a gauge (set).
+
+    Keyed by the metrics' `race` label rather than the race's id, so a race whose bootstrap keeps failing (and so has
+    no row in `races` yet) still reports its failed passes.
+    """
+
+    __tablename__ = "sync_metrics"
+
+    race: Mapped[str] = mapped_column(String(32), primary_key=True)  # the `race` label, e.g. pkwkk-5304
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # the metric family, e.g. pantau_sync_passes
+    label: Mapped[str] = mapped_column(String(32), primary_key=True)  # outcome or reason; "" for a gauge
+    value: Mapped[float] = mapped_column(Float)

@@ -1,14 +1,20 @@
-"""The sync service: passes over the configured races, once (`pantau sync`) or in a loop (`--follow`, and inside
-`pantau api` when `PANTAU_SIREKAP_URL` is set).
+"""The sync service: passes over the configured races, once (`pantau sync`) or in a loop (`pantau sync --follow`,
+and inside `pantau api` when `PANTAU_SIREKAP_URL` is set).
 
 A race that is not in the database yet, or whose tree was never bootstrapped, is bootstrapped first
-(`api.sync.bootstrap`). Each pass records its outcome in `sync_races` and in `SyncStats` (the metrics). After a
-failed pass the loop waits longer each time (interval · 2ⁿ, capped), so a failing upstream is never hammered; the
-first good pass brings it back to the interval. Time comes from an injected clock and sleep.
+(`api.sync.bootstrap`). Each pass records its outcome in `sync_races` and its counters and gauges in `sync_metrics`
+(which every API process exports), in one transaction.
+
+The loop syncs only while this process holds the deployment's sync lock (`api.sync.election`): of all the processes
+that follow, one syncs and the others stand by, checking every `standby_seconds`. Each pass starts `interval` after
+the previous one started. After a failed pass the next comes sooner, not later: `retry_seconds`, doubling with each
+failure in a row but never beyond the interval, so the sync catches up within one interval of the upstream or the
+database coming back, while a long outage costs one cheap pass per interval (the fetcher's circuit breaker stops a
+pass at the first failures). Time comes from an injected clock and sleep.
 
 Wiring it into the API's lifespan (`api.app.create_app(settings, background=[background_sync])`):
 
-    service = await start_background_sync(settings, sessions, registry, clock)   # None when sync is off
+    service = await start_background_sync(settings, sessions, clock, broadcast)   # None when sync is off
     ...
     await service.stop()
 """
@@ -27,7 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from prometheus_client.registry import CollectorRegistry
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,8 +41,21 @@ from api.broadcast import Broadcast, Change
 from api.models import Race, Source
 from api.settings import Settings
 from api.sync.bootstrap import BootstrapFailed, bootstrap_race, find_race
+from api.sync.election import AlwaysHeld, SyncLock, sync_lock_for
 from api.sync.fetcher import Fetcher, FetchPolicy, create_client
-from api.sync.metrics import RaceStats, SyncStats, register_sync_metrics
+from api.sync.metric_store import store_pass_metrics
+from api.sync.metrics import (
+    DURATION,
+    LAST_ATTEMPT,
+    LAST_SUCCESS,
+    TPS_IN,
+    TPS_TOTAL,
+    UNREADABLE,
+    UP,
+    UPSTREAM_TS,
+    RaceStats,
+    SyncStats,
+)
 from api.sync.pass_result import PassResult
 from api.sync.state import (
     ensure_sync_race,
@@ -65,7 +84,8 @@ class SyncConfig:
     targets: tuple[RaceTarget, ...]
     source_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))
     interval_seconds: float = 60.0
-    max_backoff_seconds: float = 900.0
+    #: The wait after a failed pass; it doubles with each failure in a row, up to the interval.
+    retry_seconds: float = 5.0
     policy: FetchPolicy = field(default_factory=FetchPolicy)
 
     @classmethod
@@ -86,11 +106,16 @@ class SyncConfig:
         )
         return replace(config, **overrides)
 
-    def backoff(self, failures_in_a_row: int) -> float:
-        """Seconds to wait before the next pass."""
+    def wait_after(self, failures_in_a_row: int) -> float:
+        """Seconds from the start of one pass to the start of the next: the interval, and sooner after a failure."""
         if failures_in_a_row == 0:
             return self.interval_seconds
-        return float(min(self.max_backoff_seconds, self.interval_seconds * 2.0 ** min(failures_in_a_row, 16)))
+        return min(self.interval_seconds, self.retry_seconds * 2.0 ** min(failures_in_a_row - 1, 16))
+
+    @property
+    def standby_seconds(self) -> float:
+        """How often a process that does not hold the sync lock tries to take it."""
+        return min(self.interval_seconds, self.retry_seconds)
 
 
 class SyncService:
@@ -105,9 +130,12 @@ class SyncService:
         client: httpx.AsyncClient | None = None,
         rng: random.Random | None = None,
         broadcast: Broadcast | None = None,
+        lock: SyncLock | None = None,
     ) -> None:
         self.config = config
         self.broadcast = broadcast
+        #: Taken before each pass of the loop; single passes (`run_pass`) do not ask for it.
+        self.lock: SyncLock = lock or AlwaysHeld()
         self.sessions = sessions
         self.stats = stats or SyncStats()
         self.clock = clock
@@ -117,18 +145,14 @@ class SyncService:
         self.fetcher = Fetcher(self.client, config.policy, sleep=sleep, rng=rng)
         self._task: asyncio.Task[None] | None = None
         self.failures_in_a_row = 0
-        self.passes = 0
 
     async def run_pass(self, *, full: bool = False) -> dict[str, PassResult]:
         """One pass over every configured race, one race after the other."""
-        results = {target.label: await self.sync_race(target, full=full) for target in self.config.targets}
-        self.passes += 1
-        return results
+        return {target.label: await self.sync_race(target, full=full) for target in self.config.targets}
 
     async def sync_race(self, target: RaceTarget, *, full: bool = False) -> PassResult:
-        stats = self.stats.race(target.label)
+        stats = RaceStats()  # this pass's: added to the stored totals when the pass is recorded
         started, start = self.clock(), time.monotonic()
-        stats.last_attempt = started
         self.fetcher.reset()
         race_id: int | None = None
         try:
@@ -148,12 +172,12 @@ class SyncService:
         if race_id is not None:
             # Subscribers hear of a pass before it counts as done: a pass seen in the metrics has been announced.
             await self._announce(race_id, result)
-        self._account(target, stats, result, duration)
-        if race_id is not None:
-            try:
-                await self._record(race_id, target, result, started)
-            except (SQLAlchemyError, OSError):
-                log.exception("sync of %s: could not record the pass", target)
+        self._account(target, stats, result, started, duration)
+        self.stats.race(target.label).add(stats)
+        try:
+            await self._record(race_id, target, result, started, stats)
+        except (SQLAlchemyError, OSError):
+            log.exception("sync of %s: could not record the pass", target)
         return result
 
     async def _announce(self, race_id: int, result: PassResult) -> None:
@@ -196,16 +220,20 @@ class SyncService:
         )
         return outcome.race_id
 
-    def _account(self, target: RaceTarget, stats: RaceStats, result: PassResult, duration: float) -> None:
+    def _account(
+        self, target: RaceTarget, stats: RaceStats, result: PassResult, started: datetime, duration: float
+    ) -> None:
         stats.passes[result.outcome] += 1
-        stats.duration_seconds = duration
-        stats.up = result.outcome != "failure"
+        gauges = stats.gauges
+        gauges[LAST_ATTEMPT] = started.timestamp()
+        gauges[DURATION] = duration
+        gauges[UP] = 0.0 if result.outcome == "failure" else 1.0
         if result.outcome != "failure":
-            stats.last_success = self.clock()
+            gauges[LAST_SUCCESS] = self.clock().timestamp()
         if result.upstream_ts is not None:
-            stats.upstream_ts = result.upstream_ts
+            gauges[UPSTREAM_TS] = result.upstream_ts.timestamp()
         if result.tps_total is not None:
-            stats.tps_in, stats.tps_total = result.tps_in, result.tps_total
+            gauges[TPS_IN], gauges[TPS_TOTAL] = float(result.tps_in or 0), float(result.tps_total)
         level = logging.WARNING if result.outcome != "success" else logging.INFO
         summary = result.summary()
         log.log(
@@ -219,37 +247,72 @@ class SyncService:
             len(result.rejections),
         )
 
-    async def _record(self, race_id: int, target: RaceTarget, result: PassResult, started: datetime) -> None:
+    async def _record(
+        self, race_id: int | None, target: RaceTarget, result: PassResult, started: datetime, stats: RaceStats
+    ) -> None:
+        """The pass's outcome, rejections and metrics, in one transaction (metrics too for a race not bootstrapped)."""
         now = self.clock()
         async with self.sessions.begin() as session:
-            row = await ensure_sync_race(session, race_id, str(target))
-            row.last_attempt_at = started
-            row.last_outcome = result.outcome
-            row.last_reason = f"{result.reason}: {result.detail}"[:500] if result.reason else None
-            if result.outcome != "failure":
-                row.last_success_at = now
-            if result.upstream_ts is not None:
-                row.upstream_ts = result.upstream_ts
-            if result.tps_total is not None:
-                row.tps_in, row.tps_total = result.tps_in, result.tps_total
-            if result.rebootstrap:
-                row.bootstrapped_at = None
-            await record_rejections(session, race_id, result.rejections, now)
-            await prune_rejections(session, race_id)
-            await record_unreadable(
-                session, race_id, result.unreadable, read=result.read, settled=result.settled, now=now
-            )
-            self.stats.race(target.label).unreadable = await unreadable_count(session, race_id)
+            if race_id is not None:
+                row = await ensure_sync_race(session, race_id, str(target))
+                row.last_attempt_at = started
+                row.last_outcome = result.outcome
+                row.last_reason = f"{result.reason}: {result.detail}"[:500] if result.reason else None
+                if result.outcome != "failure":
+                    row.last_success_at = now
+                if result.upstream_ts is not None:
+                    row.upstream_ts = result.upstream_ts
+                if result.tps_total is not None:
+                    row.tps_in, row.tps_total = result.tps_in, result.tps_total
+                if result.rebootstrap:
+                    row.bootstrapped_at = None
+                await record_rejections(session, race_id, result.rejections, now)
+                await prune_rejections(session, race_id)
+                await record_unreadable(
+                    session, race_id, result.unreadable, read=result.read, settled=result.settled, now=now
+                )
+                unreadable = float(await unreadable_count(session, race_id))
+                stats.gauges[UNREADABLE] = self.stats.race(target.label).gauges[UNREADABLE] = unreadable
+            await store_pass_metrics(session, target.label, stats)
 
     # the loop
 
     async def follow(self) -> None:
-        """Pass after pass until cancelled; waits longer after each failed pass."""
+        """Pass after pass until cancelled, while this process holds the sync lock; see the module's docstring."""
         while True:
-            results = await self.run_pass()
-            failed = any(r.outcome == "failure" for r in results.values())
-            self.failures_in_a_row = self.failures_in_a_row + 1 if failed else 0
-            await self._sleep(self.config.backoff(self.failures_in_a_row))
+            began = time.monotonic()
+            await self._sleep(max(0.0, await self._turn() - (time.monotonic() - began)))
+
+    async def _turn(self) -> float:
+        """A pass if this process is the syncer; the seconds from this turn's start to the next."""
+        try:
+            elected = await self.lock.held()
+            if elected:
+                await self._database_ready()
+        except Exception as error:  # the database is unreachable: nobody can sync now
+            log.warning("sync: cannot reach the database (%s: %s)", type(error).__name__, error)
+            self.failures_in_a_row += 1
+            return self.config.wait_after(self.failures_in_a_row)
+        if not elected:
+            self.failures_in_a_row = 0
+            return self.config.standby_seconds
+        results = await self.run_pass()
+        failed = any(r.outcome == "failure" for r in results.values())
+        self.failures_in_a_row = self.failures_in_a_row + 1 if failed else 0
+        return self.config.wait_after(self.failures_in_a_row)
+
+    async def _database_ready(self) -> None:
+        """One statement through the pool before a pass. After a database outage the first use of a stale pooled
+        connection fails, and SQLAlchemy then drops every connection of the pool; this way that happens here rather
+        than in the first pass after the outage, which would fail and make the sync wait for its next turn."""
+        for attempt in (1, 2):
+            try:
+                async with self.sessions() as session:
+                    await session.execute(text("SELECT 1"))
+                return
+            except (SQLAlchemyError, OSError):
+                if attempt == 2:
+                    raise
 
     def start(self) -> None:
         if self._task is None:
@@ -265,12 +328,15 @@ class SyncService:
             raise
 
     async def stop(self) -> None:
-        """Stop the loop (a pass in progress is abandoned: its committed work stays, the rest is redone next time)."""
+        """Stop the loop (a pass in progress is abandoned: its committed work stays, the rest is redone next time)
+        and hand the sync lock over."""
         if self._task is not None:
             self._task.cancel()
             with suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
+        with suppress(Exception):
+            await self.lock.release()
         if self._own_client:
             await self.client.aclose()
 
@@ -278,17 +344,23 @@ class SyncService:
 async def start_background_sync(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
-    registry: CollectorRegistry,
     clock: Clock = utc_now,
     broadcast: Broadcast | None = None,
     sleep: Sleep = asyncio.sleep,
 ) -> SyncService | None:
-    """Start following the configured races in the background; None (and nothing started) when
-    `PANTAU_SIREKAP_URL` or `PANTAU_SYNC_RACES` is unset. The sync metrics go to `registry`."""
+    """Start following the configured races in the background, taking turns for the sync lock with every other
+    process of the deployment; None (and nothing started) when `PANTAU_SIREKAP_URL` or `PANTAU_SYNC_RACES` is unset.
+    What it syncs and reports goes to the database, where the API's `/metrics` reads it."""
     if not settings.sirekap_url or not settings.sync_races:
         return None
-    service = SyncService(SyncConfig.from_settings(settings), sessions, clock=clock, sleep=sleep, broadcast=broadcast)
-    register_sync_metrics(registry, service.stats, clock)
+    service = SyncService(
+        SyncConfig.from_settings(settings),
+        sessions,
+        clock=clock,
+        sleep=sleep,
+        broadcast=broadcast,
+        lock=sync_lock_for(settings.database_url),
+    )
     service.start()
     return service
 
@@ -296,12 +368,11 @@ async def start_background_sync(
 @asynccontextmanager
 async def background_sync(state: Any) -> AsyncIterator[None]:
     """For `create_app(settings, background=[background_sync])`: the sync runs while the app does. Reads
-    `state.settings`, `state.sessions`, `state.registry` and, to announce what each pass changed, `state.broadcast`."""
+    `state.settings`, `state.sessions` and, to announce what each pass changed, `state.broadcast`."""
     settings: Settings = state.settings
     service = await start_background_sync(
         settings,
         state.sessions,
-        state.registry,
         clock=settings.clock.now,
         sleep=lambda seconds: asyncio.sleep(settings.clock.real_seconds(seconds)),
         broadcast=getattr(state, "broadcast", None),

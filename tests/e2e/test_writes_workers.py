@@ -7,7 +7,6 @@ one, and the subscriber, whichever worker holds its websocket, must receive ever
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -17,14 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 
 from sirekap.belu import belu_2020
 from tests.integration.test_writes_http import SUBMIT, tps_input
+from tests.live import next_event, subscribe
 from tests.servers import api_process
-
-SUBSCRIPTION = """subscription { resultsChanged(region: "5304") { source subjectCode version
-  region { results(source: CHASIL) { coverage { reported } } } } }"""
 
 
 def admin_token(database_url: str) -> str:
@@ -40,27 +36,25 @@ def admin_token(database_url: str) -> str:
 
 
 async def hear_writes_from_both_workers(base: str, token: str) -> None:
-    url = base.replace("http", "ws") + "/graphql"
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:
-        await socket.send(json.dumps({"type": "connection_init"}))
-        assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "connection_ack"
-        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}))
+    socket = await subscribe(base, "5304")  # listening once the SUBSCRIBED event has come
+    async with socket:
         heard: set[str] = set()
 
         async def listen() -> None:
-            async for raw in socket:
-                message = json.loads(raw)
-                if message["type"] == "next":
-                    heard.add(message["payload"]["data"]["resultsChanged"]["subjectCode"])
+            while True:
+                event = await next_event(socket, within=60)
+                assert event["kind"] == "CHANGES", event  # a resync here would mean changes were missed
+                heard.update(c["subjectCode"] for c in event["changes"])
 
         listener = asyncio.create_task(listen())
         applied: dict[str, str] = {}  # TPS code -> pid of the worker that applied it
         forms = iter(belu_2020().tps)
         deadline = time.monotonic() + 60
         try:
-            await asyncio.sleep(0.5)  # the subscription registers on its worker
             while len(set(applied.values())) < 2 or not set(applied) <= heard:
                 assert time.monotonic() < deadline, f"applied by {applied}, heard {sorted(heard)}"
+                if listener.done():
+                    listener.result()  # raises what went wrong with the subscription
                 if len(set(applied.values())) < 2:
                     form = next(forms, None)
                     assert form is not None, f"all {len(applied)} writes went to one worker: {set(applied.values())}"
@@ -78,7 +72,7 @@ async def hear_writes_from_both_workers(base: str, token: str) -> None:
                     # paced, so a second worker still starting up has the time to take its share
                     await asyncio.sleep(0.05)
                 else:
-                    await asyncio.sleep(0.05)
+                    await asyncio.sleep(0.05)  # polling for the events of the last writes
         finally:
             listener.cancel()
         assert len(set(applied.values())) == 2 and set(applied) <= heard

@@ -137,10 +137,17 @@ def test_dashboard_is_current_unique_laid_out_and_parses(tmp_path: Path) -> None
 def test_compose_file_agrees_with_prometheus_and_the_services() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "api", "monitor", "sim", "prometheus", "alertmanager", "grafana"}
+    assert set(services) == {"postgres", "api", "sync", "monitor", "sim", "prometheus", "alertmanager", "grafana"}
     assert services["sim"]["profiles"] == ["demo"]
     assert "healthcheck" in services["postgres"]
     assert services["api"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    # one syncer: the sync service follows Sirekap, after the API migrated the database; the API does not sync
+    assert services["sync"]["command"] == ["pantau", "sync", "--follow"]
+    assert services["sync"]["depends_on"]["api"]["condition"] == "service_healthy"
+    assert "PANTAU_SIREKAP_URL" not in services["api"]["environment"]
+    assert (
+        services["sync"]["environment"]["PANTAU_DATABASE_URL"] == services["api"]["environment"]["PANTAU_DATABASE_URL"]
+    )
     text = (ROOT / "docker-compose.yml").read_text()
     for variable in ("POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "PANTAU_SIREKAP_URL", "PANTAU_SYNC_RACES"):
         assert re.search(r"\$\{" + variable + r":\?", text), f"{variable} must be required with ${{VAR:?}}"
@@ -157,6 +164,10 @@ def test_compose_file_agrees_with_prometheus_and_the_services() -> None:
     (alertmanager,) = prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     assert alertmanager.split(":")[0] in services and "9093:9093" in services["alertmanager"]["ports"]
     assert "8002" in services["sim"]["command"]
+    # one clock: every service that keeps time gets the same drill settings
+    drill = {"PANTAU_CLOCK_START", "PANTAU_CLOCK_SPEED", "PANTAU_CLOCK_EPOCH"}
+    for name in ("api", "sync", "monitor", "sim"):
+        assert drill <= set(services[name]["environment"]), name
     assert "@postgres:5432/" in services["api"]["environment"]["PANTAU_DATABASE_URL"]
     datasource = yaml.safe_load((DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text())
     assert (
@@ -175,9 +186,12 @@ def test_compose_file_agrees_with_prometheus_and_the_services() -> None:
 def test_compose_sets_only_variables_the_services_read() -> None:
     """A misspelt variable would be silently ignored by the service; every one must appear in its settings."""
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    clock = (ROOT / "sirekap/clock.py").read_text()  # the clock every process reads
     read_by = {
-        "api": (ROOT / "api/settings.py").read_text(),
-        "monitor": (ROOT / "monitor/settings.py").read_text(),
+        "api": (ROOT / "api/settings.py").read_text() + clock,
+        "sync": (ROOT / "api/settings.py").read_text() + clock,
+        "monitor": (ROOT / "monitor/settings.py").read_text() + clock,
+        "sim": clock,
     }
     for name, source in read_by.items():
         for variable in services[name]["environment"]:

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
 from api.models import Paslon, Race, RaceRegion, Region, Rollup, Source, Tally, Tps
-from api.sync.metrics import register_sync_metrics
+from api.sync.metrics import UNREADABLE, register_sync_metrics
 from api.sync.models import SyncRace, SyncRejection
 from sirekap.belu import belu_2020
 from sirekap.sim.belu_night import CANDIDATE_IDS
@@ -286,4 +286,4 @@ async def test_a_document_the_host_refuses_is_unreadable_a_struggling_host_is_no
             unreadable = {(u.code, u.reason) for u in await session.scalars(select(SyncUnreadable))}
         # a 403 on one document is that document's problem; a 503 is the host's, which the monitor reports
         assert unreadable == {(refused, "http_4xx")}
-        assert h.stats.race("pkwkk-5304").unreadable == 1
+        assert h.stats.race("pkwkk-5304").gauges[UNREADABLE] == 1

@@ -24,6 +24,7 @@ from api.tallies import RaceInfo
 from api.tokens import Role, create_token, revoke_token
 from api.write_models import AuditEntry
 from sirekap.belu import belu_2020
+from tests.live import SELECTION, next_event, subscribe
 from tests.servers import serving_here
 
 NOW = datetime(2020, 12, 9, 7, 0, tzinfo=UTC)
@@ -465,54 +466,48 @@ async def test_the_audit_log_shows_who_what_when_and_the_old_and_new_values(api:
 
 # --- live updates --------------------------------------------------------------------------------------------------
 
-SUBSCRIPTION = """subscription($region: String!) { resultsChanged(region: $region) {
-  race source subjectCode version
-  region { code status results(source: CHASIL) { coverage { reported } votes { votes } } } } }"""
-
-
-async def subscribe(base: str, region: str, origin: str | None = None) -> Any:
-    headers = {"Origin": origin} if origin else {}
-    socket = await websockets.connect(
-        base.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"], additional_headers=headers
-    )
-    await socket.send(json.dumps({"type": "connection_init"}))
-    assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "connection_ack"
-    subscribe_message = {
-        "id": "1",
-        "type": "subscribe",
-        "payload": {"query": SUBSCRIPTION, "variables": {"region": region}},
-    }
-    await socket.send(json.dumps(subscribe_message))
-    return socket
-
-
-async def next_change(socket: Any) -> dict[str, Any]:
-    while True:
-        message = json.loads(await asyncio.wait_for(socket.recv(), 10))
-        if message["type"] == "ping":
-            await socket.send(json.dumps({"type": "pong"}))
-            continue
-        assert message["type"] == "next", message
-        assert "errors" not in message["payload"], message
-        change: dict[str, Any] = message["payload"]["data"]["resultsChanged"]
-        return change
-
 
 async def test_a_subscriber_sees_a_change_in_its_region(api: WriteApi) -> None:
-    socket = await subscribe(api.base, "530412", origin="https://pantau.example")
+    # the deprecated single-change fields are still answered, for clients written before `changes`
+    socket = await subscribe(
+        api.base, "530412", origin="https://pantau.example", selection=SELECTION + " source subjectCode version"
+    )
     try:
-        await asyncio.sleep(0.2)  # let the subscription register before the write
         # a write elsewhere is not announced here; one inside the kecamatan is, with the fresh results
         await api.write(SUBMIT, tps_input(OTHER_TPS), "admin")
         await api.write(SUBMIT, tps_input(), "operator")
-        change = await next_change(socket)
-        assert (change["source"], change["subjectCode"], change["version"]) == ("CHASIL", TPS, 1)
-        region = change["region"]
+        event = await next_event(socket)
+        assert (event["kind"], event["resyncReason"], event["race"]) == ("CHANGES", None, "pkwkk-5304-2020")
+        assert event["changes"] == [{"source": "CHASIL", "subjectCode": TPS, "version": 1}]
+        assert (event["source"], event["subjectCode"], event["version"]) == ("CHASIL", TPS, 1)
+        region = event["region"]
         assert region["code"] == "530412" and region["status"] == "PLENO_KECAMATAN_DONE"
         assert region["results"]["coverage"]["reported"] == 1
         assert [v["votes"] for v in region["results"]["votes"]] == [v["votes"] for v in tps_input()["votes"]]
     finally:
         await socket.close()
+
+
+async def test_a_burst_of_writes_reaches_a_subscriber_coalesced_with_nothing_left_out(api: WriteApi) -> None:
+    kota = [t.code for t in belu_2020().tps if t.code.startswith("530412")][:30]
+    socket = await subscribe(api.base, "530412")
+    try:
+        written = await asyncio.gather(*(api.write(SUBMIT, tps_input(code), "operator") for code in kota))
+        assert {w["__typename"] for w in written} == {"WriteAccepted"}
+        heard: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        while {c["subjectCode"] for c in heard} != set(kota):
+            event = await next_event(socket)
+            assert event["kind"] == "CHANGES", event
+            events.append(event)
+            heard += event["changes"]
+    finally:
+        await socket.close()
+    assert sorted(c["subjectCode"] for c in heard) == sorted(kota)  # each write listed once
+    assert len(events) < len(kota)  # a burst is coalesced: several writes per event
+    versions = [e["dataVersion"] for e in events]
+    assert versions == sorted(versions) and versions[0] > 0
+    assert events[-1]["region"]["results"]["coverage"]["reported"] == len(kota)
 
 
 async def test_websockets_from_other_origins_are_refused(api: WriteApi) -> None:

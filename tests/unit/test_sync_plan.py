@@ -4,9 +4,7 @@ import pytest
 
 from api.sync.plan import changed_children, changed_tps, chart_fingerprint, row_fingerprint
 from api.sync.pool import bounded_map
-from api.sync.service import SyncConfig
 from sirekap.documents import ChildRow, Progress, RegionFile
-from sirekap.races import RaceTarget
 from sirekap.zones import zone_of
 
 
@@ -65,12 +63,6 @@ def test_zones_follow_the_province() -> None:
     assert zone_of("") == "Asia/Jakarta"  # the national race speaks WIB
     with pytest.raises(ValueError):
         zone_of("x")
-
-
-def test_the_loop_waits_longer_after_each_failed_pass_up_to_a_cap() -> None:
-    config = SyncConfig("http://sirekap.invalid", (RaceTarget.parse("pkwkk 5304"),), interval_seconds=30)
-    assert [config.backoff(n) for n in range(6)] == [30, 60, 120, 240, 480, 900]
-    assert config.backoff(100) == 900
 
 
 async def test_bounded_map_keeps_order_and_limits_concurrency() -> None:
