@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.servers import api_process
+
+pytestmark = pytest.mark.e2e
 
 QUERY = '{ region(code: "5304") { tpsTotal results(source: PLENO_KABUPATEN) { votes { votes } } } }'
 

@@ -8,6 +8,8 @@ import pytest
 
 from tests.servers import free_port
 
+pytestmark = pytest.mark.e2e
+
 PANTAU = [sys.executable, "-m", "pantau.cli"]
 
 

@@ -32,6 +32,8 @@ from tests.databases import PostgresDatabases, SqliteDatabases
 from tests.e2e.test_monitor_page import process
 from tests.servers import free_port
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).parents[2]
 PROMETHEUS, ALERTMANAGER = shutil.which("prometheus"), shutil.which("prometheus-alertmanager")
 

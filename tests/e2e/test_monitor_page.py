@@ -17,6 +17,8 @@ import pytest
 
 from tests.servers import free_port
 
+pytestmark = pytest.mark.e2e
+
 CHROMIUM = shutil.which("chromium")
 
 

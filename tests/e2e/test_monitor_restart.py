@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e.test_monitor_page import poll, process
 from tests.servers import free_port
+
+pytestmark = pytest.mark.e2e
 
 INTERVAL, TIMEOUT = 0.2, 1.0
 GAP = 3.0

@@ -22,6 +22,8 @@ from tests.integration.test_writes_http import SUBMIT, tps_input
 from tests.live import next_event, subscribe
 from tests.servers import api_process
 
+pytestmark = pytest.mark.e2e
+
 
 def admin_token(database_url: str) -> str:
     """A token made the way an administrator makes one: `pantau token create`."""
