@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from redis.asyncio import Redis
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import event, text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -19,9 +18,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from api.broadcast import broadcast_for
-from api.db import create_engine, sessionmaker
-from api.db_health import RETRY_AFTER_SECONDS, DatabaseOutage, unreachable_reason
 from api.graphql import graphiql
 from api.graphql.errors import shorten
 from api.graphql.etag import CachedGet
@@ -29,47 +25,35 @@ from api.graphql.http import PantauGraphQL
 from api.graphql.mutations import WORKER_HEADER
 from api.graphql.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from api.graphql.schema import build_schema
-from api.graphql.subscriptions import RegionSnapshots
-from api.live_updates import LiveUpdates
-from api.read.catalog import Catalog
+from api.services import Services
 from api.settings import Settings
-from api.submissions import Submissions
+from api.storage.health import RETRY_AFTER_SECONDS, DatabaseOutage, unreachable_reason
 from api.sync.metric_store import StoredSyncMetrics
 from observability.http_metrics import HttpMetrics
 
 log = logging.getLogger("pantau.api")
 
-#: Something to run for the app's lifetime (the background sync), given the app's state.
-Background = Callable[[Any], AbstractAsyncContextManager[None]]
+#: Something to run for the app's lifetime (the background sync), given the process's services.
+Background = Callable[[Services], AbstractAsyncContextManager[None]]
 
 
 def create_app(settings: Settings, *, background: Sequence[Background] = (), schema: Any = None) -> Starlette:
-    engine = create_engine(settings.database_url)
-    sessions = sessionmaker(engine)
-    # Reads need no transaction: autocommit saves a BEGIN and a ROLLBACK round trip per statement.
-    reads = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
-    registry = CollectorRegistry()
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    services = Services.build(settings)
+    reads, registry, redis = services.reads, services.registry, services.redis
     limiter: RateLimiter = (
         RedisRateLimiter(redis, settings.rate_limit_per_minute, f"{settings.redis_prefix}:rate")
         if redis is not None
         else LocalRateLimiter(settings.rate_limit_per_minute)
     )
-    catalog = Catalog(reads, settings.cache_version_seconds)
-    transport = broadcast_for(settings.database_url, redis, settings.redis_prefix)
-    broadcast = LiveUpdates(transport, RegionSnapshots(reads, catalog))
-    submissions = Submissions(sessions, broadcast, clock=settings.clock.now, catalog=catalog)
     # What the syncer (this process or another) stored, measured against the one clock.
     sync_metrics = StoredSyncMetrics(reads, settings.clock.now)
     sync_metrics.register(registry)
     outage = DatabaseOutage()
     # A connection handed out of the pool means the database answers again: the outage, if any, is over.
-    event.listen(engine.sync_engine, "checkout", lambda *_: outage.succeeded())
+    event.listen(services.engine.sync_engine, "checkout", lambda *_: outage.succeeded())
     graphql = PantauGraphQL(
         schema or build_schema(settings),
-        reads,
-        settings,
-        catalog,
+        services,
         limiter=limiter if settings.rate_limit_per_minute > 0 else None,
         outage=outage,
     )
@@ -100,14 +84,11 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             for task in background:
-                await stack.enter_async_context(task(app.state))
+                await stack.enter_async_context(task(services))
             try:
                 yield
             finally:
-                await broadcast.close()
-                if redis is not None:
-                    await redis.aclose()
-                await engine.dispose()
+                await services.close()
 
     async def healthz(request: Request) -> Response:
         """200 when the database answers and is migrated; 503 saying why not."""
@@ -151,11 +132,6 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
         middleware=front,
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.sessions = sessions
-    app.state.registry = registry
-    app.state.broadcast = broadcast
-    app.state.submissions = submissions
     return app
 
 
@@ -165,7 +141,7 @@ def app_from_env() -> Starlette:
     With PANTAU_SIREKAP_URL and PANTAU_SYNC_RACES set, the app follows Sirekap in the background, whenever it holds
     the deployment's sync lock (`api.sync.election`).
     """
-    from api.sync.service import background_sync
+    from api.sync.background import background_sync
 
     settings = Settings.from_env(os.environ)
     return create_app(settings, background=[background_sync] if settings.sirekap_url else [])

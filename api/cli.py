@@ -11,8 +11,8 @@ from typing import Any
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
-from api.db_health import database_state
 from api.settings import Settings
+from api.storage.health import database_state
 
 
 def run(argv: list[str]) -> int:

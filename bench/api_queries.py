@@ -197,9 +197,9 @@ async def _sirekap_for_belu(url: str) -> None:
     """Sirekap tallies for every Belu TPS (the synthetic counts), so breakdowns have numbers to sum."""
     from sqlalchemy import select
 
-    from api.db import create_engine, sessionmaker
-    from api.models import Paslon, Source, Tps
-    from api.tallies import RaceInfo, TallyInput, TallyWrite, record_tallies
+    from api.storage.db import create_engine, sessionmaker
+    from api.storage.models import Paslon, Source, Tps
+    from api.tallies.writer import RaceInfo, TallyInput, TallyWrite, record_tallies
     from sirekap.belu import belu_2020
 
     engine = create_engine(url)

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api.migrate import upgrade  # noqa: E402
+from api.storage.migrate import upgrade  # noqa: E402
 from sirekap.codes import LENGTHS, Level  # noqa: E402
 from sirekap.sim.national_tree import NationalTree, build_tree  # noqa: E402
 

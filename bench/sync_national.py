@@ -32,8 +32,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api.db import create_engine, sessionmaker  # noqa: E402
-from api.migrate import upgrade  # noqa: E402
+from api.storage.db import create_engine, sessionmaker  # noqa: E402
+from api.storage.migrate import upgrade  # noqa: E402
 from api.sync.fetcher import FetchPolicy, create_client  # noqa: E402
 from api.sync.metrics import SyncStats  # noqa: E402
 from api.sync.service import SyncConfig, SyncService  # noqa: E402

@@ -142,9 +142,9 @@ async def prepare_database(admin_url: str, database: str = DATABASE) -> tuple[st
 
     import asyncpg
 
+    from api.auth.tokens import Role, create_token
     from api.dataset.loader import load_dataset
-    from api.db import create_engine, sessionmaker
-    from api.tokens import Role, create_token
+    from api.storage.db import create_engine, sessionmaker
 
     conn = await asyncpg.connect(admin_url)
     try:
@@ -166,9 +166,9 @@ async def prepare_database(admin_url: str, database: str = DATABASE) -> tuple[st
 
 
 async def _check_rollups(url: str) -> list[str]:
-    from api.db import create_engine, sessionmaker
-    from api.rollup_check import rollup_mismatches
-    from api.tallies import RaceInfo
+    from api.storage.db import create_engine, sessionmaker
+    from api.tallies.rollup_check import rollup_mismatches
+    from api.tallies.writer import RaceInfo
 
     engine = create_engine(url)
     try:

@@ -23,8 +23,8 @@ from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.db_health import database_failure
 from api.settings import Settings
+from api.storage.health import database_failure
 
 #: Subcommands implemented by a service's own `run(argv) -> int`, imported only when used.
 DELEGATED = {
@@ -34,7 +34,7 @@ DELEGATED = {
     "sync": "api.sync.cli",
     "demo": "pantau.demo",
     "replay": "pantau.replay",
-    "token": "api.tokens_cli",
+    "token": "api.auth.cli",
 }
 
 
@@ -96,7 +96,7 @@ def _settings() -> Settings:
 
 
 def _db_upgrade(ns: argparse.Namespace) -> int:
-    from api.migrate import upgrade
+    from api.storage.migrate import upgrade
 
     asyncio.run(upgrade(_settings().database_url, ns.revision))
     print(f"database at revision {ns.revision}")
@@ -104,7 +104,7 @@ def _db_upgrade(ns: argparse.Namespace) -> int:
 
 
 def _db_downgrade(ns: argparse.Namespace) -> int:
-    from api.migrate import downgrade
+    from api.storage.migrate import downgrade
 
     asyncio.run(downgrade(_settings().database_url, ns.revision))
     print(f"database at revision {ns.revision}")

@@ -24,10 +24,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from api.auth.tokens import Role, create_token
 from api.dataset.events import night_events
 from api.dataset.loader import load_dataset
-from api.db import create_engine, sessionmaker
-from api.tokens import Role, create_token
+from api.storage.db import create_engine, sessionmaker
 from pantau.replay import Played, Replay, replay_tokens, timeline_line
 from sirekap.belu import belu_2020
 from sirekap.clock import Clock

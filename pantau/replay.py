@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from api.auth.tokens import Role, create_token
 from api.dataset.events import MUTATIONS, Event, Kind, night_events
 from api.dataset.loader import DATASETS, race_slug
-from api.db import create_engine, sessionmaker
 from api.settings import Settings
-from api.tokens import Role, create_token
+from api.storage.db import create_engine, sessionmaker
 from sirekap.belu import Belu2020
 from sirekap.clock import Clock, ClockError
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from api.db import create_engine, sessionmaker
+from api.storage.db import create_engine, sessionmaker
 from tests.databases import PG_URL_VARIABLE, PostgresDatabases, SqliteDatabases, backends
 
 

@@ -18,7 +18,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from api.dataset.loader import load_dataset
-from api.migrate import upgrade
+from api.storage.migrate import upgrade
 
 PG_URL_VARIABLE = "PANTAU_TEST_DATABASE_URL"
 #: After the last event of the Belu night (the KPU pleno of 16 Dec 18:00 WITA).

@@ -16,8 +16,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from api.entries import RegionEntry
-from api.models import Source
+from api.storage.models import Source
+from api.write.entries import RegionEntry
 from sirekap.belu import PLENO_KECAMATAN_DAYS, Belu2020
 
 #: When a fact known only by its day is certainly known: the close of that day.

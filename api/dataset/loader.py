@@ -18,12 +18,12 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.auth.tokens import Principal, Role
 from api.dataset.events import Event, Kind, night_events
-from api.models import Paslon, Race, RaceRegion, Region, Tps
-from api.outcomes import Accepted, Conflict, Outcome, Refused, Rejected
 from api.read.catalog import Catalog
-from api.tokens import Principal, Role
-from api.writes import record_claim, record_pleno
+from api.storage.models import Paslon, Race, RaceRegion, Region, Tps
+from api.write.outcomes import Accepted, Conflict, Outcome, Refused, Rejected
+from api.write.recording import record_claim, record_pleno
 from sirekap.belu import SYNTHETIC_NOTE, Belu2020, belu_2020
 from sirekap.codes import Level, ancestors_of, level_of
 
@@ -215,8 +215,8 @@ __all__ = ["DATASETS", "SYNTHETIC_NOTE", "LoadError", "LoadResult", "load_datase
 async def load_dataset(database_url: str, name: str, *, until: datetime | None = None) -> LoadResult:
     """Migrate the database if needed, load race `name` in one transaction, then record its events known by
     `until` (none without it)."""
-    from api.db import create_engine, sessionmaker
-    from api.migrate import upgrade
+    from api.storage.db import create_engine, sessionmaker
+    from api.storage.migrate import upgrade
 
     await upgrade(database_url)
     engine = create_engine(database_url)

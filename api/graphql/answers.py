@@ -14,8 +14,8 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from api.db_health import RETRY_AFTER_SECONDS
 from api.graphql.errors import DATABASE_UNREACHABLE, graphql_error
+from api.storage.health import RETRY_AFTER_SECONDS
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocket
@@ -16,6 +16,9 @@ from api.graphql.limits import Edge
 from api.graphql.loaders import Loaders
 from api.read.catalog import Catalog
 from api.settings import Settings
+
+if TYPE_CHECKING:
+    from api.services import Services
 
 #: The loaders of the live event being resolved, shared by every subscriber of its region. A subscription operation
 #: runs in a task of its own and sets this before each event it yields, so the event's fields read through them.
@@ -34,6 +37,8 @@ class Context:
     edge: Edge | None = None
     #: The payload of a websocket's connection_init (its Authorization, for writes over the websocket).
     connection_params: dict[str, Any] | None = None
+    #: The process's services (writes, live updates); None when a test executes the schema on sessions alone.
+    services: Services | None = None
     request_loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

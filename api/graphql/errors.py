@@ -14,7 +14,7 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
-from api.db_health import DatabaseOutage, unreachable_reason
+from api.storage.health import DatabaseOutage, unreachable_reason
 
 log = logging.getLogger("pantau.api.graphql")
 

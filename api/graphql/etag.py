@@ -27,9 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.db_health import DatabaseOutage, unreachable_reason
 from api.graphql.answers import content_type, database_unreachable, negotiate
 from api.read.version import data_version
+from api.storage.health import DatabaseOutage, unreachable_reason
 
 log = logging.getLogger("pantau.api.http")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import strawberry
 
-from api import models
 from api.graphql.context import Info
 from api.graphql.errors import PublicError
 from api.graphql.paging import PageInfo
 from api.graphql.types import FindingSeverity, Source
 from api.read.findings import MAX_PAGE, FindingCursorError, FindingFilter, Severity, findings_page
+from api.storage import models
 from sirekap.codes import CodeError, level_of
 
 

@@ -14,9 +14,8 @@ the same schema, limits and budget as over HTTP, with the token from `connection
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -27,7 +26,6 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from api.db_health import DatabaseOutage
 from api.graphql import answers, graphiql
 from api.graphql.answers import GRAPHQL_RESPONSE, NO_STORE, errors_response, negotiate
 from api.graphql.body import BadRequest, GraphQLRequest, from_query_string, graphql_requests, parse_json, read_body
@@ -35,8 +33,10 @@ from api.graphql.context import Context
 from api.graphql.errors import DATABASE_UNREACHABLE, graphql_error, quoted
 from api.graphql.limits import RATE_LIMITED, Edge
 from api.graphql.ratelimit import RateLimiter
-from api.read.catalog import Catalog
-from api.settings import Settings
+from api.storage.health import DatabaseOutage
+
+if TYPE_CHECKING:
+    from api.services import Services
 
 _ALLOW = "GET, POST, OPTIONS"
 
@@ -50,17 +50,16 @@ class PantauGraphQL(GraphQL[Context, None]):
     def __init__(
         self,
         schema: BaseSchema,
-        sessions: async_sessionmaker[AsyncSession],
-        settings: Settings,
-        catalog: Catalog | None = None,
+        services: Services,
         *,
         limiter: RateLimiter | None = None,
         outage: DatabaseOutage | None = None,
     ) -> None:
-        super().__init__(schema, graphql_ide=None, allowed_origins=settings.allowed_origins)
-        self.sessions = sessions
-        self.settings = settings
-        self.catalog = catalog
+        super().__init__(schema, graphql_ide=None, allowed_origins=services.settings.allowed_origins)
+        self.services = services
+        self.sessions = services.reads
+        self.settings = services.settings
+        self.catalog = services.catalog
         self.limiter = limiter
         self.outage = outage or DatabaseOutage()
 
@@ -76,6 +75,7 @@ class PantauGraphQL(GraphQL[Context, None]):
             response=response,
             catalog=self.catalog,
             edge=self._edge(request.scope),
+            services=self.services,
         )
 
     def decode_json(self, data: str | bytes) -> object:
@@ -115,6 +115,7 @@ class PantauGraphQL(GraphQL[Context, None]):
                 response=_sub_response(),
                 catalog=self.catalog,
                 edge=self._edge(scope),
+                services=self.services,
             )
             if isinstance(operations, list):
                 results = [await self._execute(op, context, method) for op in operations]

@@ -22,9 +22,9 @@ from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNo
 from graphql.language import Visitor
 from strawberry.extensions import SchemaExtension
 
-from api.db_health import DatabaseOutage
 from api.graphql.complexity import estimate
 from api.graphql.ratelimit import RateLimiter
+from api.storage.health import DatabaseOutage
 
 RATE_LIMITED = "RATE_LIMITED"
 

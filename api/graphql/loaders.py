@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
-from api.models import RaceRegion, Source, Tally
 from api.read.catalog import Catalog, RegionRow
 from api.read.results import SourceResult, claim_results, results_for
 from api.read.tps import TpsState, tally_histories, tps_states
+from api.storage.models import RaceRegion, Source, Tally
 
 K = TypeVar("K")
 

@@ -7,7 +7,6 @@ from typing import Annotated
 import strawberry
 from sqlalchemy import select
 
-from api import models
 from api.graphql.context import Info
 from api.graphql.errors import PublicError
 from api.graphql.findings import FindingConnection, findings_connection
@@ -18,6 +17,7 @@ from api.graphql.upstream import Upstream, upstream_status
 from api.read.catalog import RaceRow
 from api.read.findings import Severity
 from api.read.tps import MAX_PAGE, CursorError, TpsFilter, TpsOrder, tps_page
+from api.storage import models
 from sirekap.codes import CodeError, Level, level_of
 
 TpsOrderEnum = strawberry.enum(TpsOrder, description="How TPS pages are ordered (always then by code).")

@@ -26,10 +26,11 @@ from strawberry.types import ExecutionContext
 from strawberry.types.execution import PreExecutionError
 
 from api.graphql import errors
+from api.graphql.audit import QueryWithAudit
 from api.graphql.context import FreshLoaders
 from api.graphql.errors import should_mask
 from api.graphql.limits import OperationLimits, edge_of
-from api.graphql.mutations import Mutation, QueryWithAudit
+from api.graphql.mutations import Mutation
 from api.graphql.subscriptions import Subscription
 from api.settings import Settings
 

@@ -19,14 +19,14 @@ import strawberry
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api import models
-from api.broadcast import Change
 from api.graphql.context import Info, live_loaders
 from api.graphql.errors import PublicError
 from api.graphql.loaders import Loaders
 from api.graphql.types import Region, Source
-from api.live_updates import LiveEvent, LiveUpdates, ResyncReason, Topic
+from api.live.broadcast import Change
+from api.live.updates import LiveEvent, LiveUpdates, ResyncReason, Topic
 from api.read.catalog import Catalog
+from api.storage import models
 from sirekap.codes import CodeError, Level, level_of
 
 
@@ -144,10 +144,10 @@ class RegionSnapshots:
 
 
 def _live(info: Info) -> LiveUpdates:
-    found: LiveUpdates | None = getattr(info.context.request.app.state, "broadcast", None)
-    if not isinstance(found, LiveUpdates):
+    services = info.context.services
+    if services is None:
         raise PublicError("this server does not announce changes")
-    return found
+    return services.live
 
 
 @strawberry.type

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
-from api import models
 from api.graphql.context import Info
 from api.graphql.types import Region, Result, Source, Timestamp
 from api.read import results as read
 from api.read.tps import TpsStatus
+from api.storage import models
 
 TpsStatusEnum = strawberry.enum(
     TpsStatus,

@@ -17,8 +17,8 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.models import Paslon, Race, RaceRegion, Region, Tps
 from api.read.results import count_units_below
+from api.storage.models import Paslon, Race, RaceRegion, Region, Tps
 
 #: Regions kept at most; a national tree has about 91,600.
 MAX_REGIONS = 250_000

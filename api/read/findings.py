@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import Source, Tally, TallyFinding
+from api.storage.models import Source, Tally, TallyFinding
 
 MAX_PAGE = 100
 

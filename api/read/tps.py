@@ -14,9 +14,9 @@ from sqlalchemy import ColumnElement, Integer, and_, exists, func, literal, or_,
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from api.models import TPS_SOURCES, RaceRegion, Source, Tally, Tps
+from api.storage.models import TPS_SOURCES, RaceRegion, Source, Tally, Tps
 from api.sync.models import SyncUnreadable
-from api.tallies import votes_of
+from api.tallies.writer import votes_of
 from sirekap.codes import Level, level_of
 
 MAX_PAGE = 100

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import Race, Tally, Tps
+from api.storage.models import Race, Tally, Tps
 
 
 async def data_version(session: AsyncSession) -> str:

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.models import Paslon, Race, RaceRegion, Region, Tps
+from api.storage.models import Paslon, Race, RaceRegion, Region, Tps
 from api.sync.fetcher import Fetcher
 from api.sync.pool import bounded_map
 from api.sync.state import ensure_sync_race

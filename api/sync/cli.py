@@ -24,10 +24,10 @@ from dataclasses import replace
 
 from redis.asyncio import Redis
 
-from api.broadcast import broadcast_for
-from api.db import create_engine, sessionmaker
-from api.migrate import upgrade
+from api.live.broadcast import broadcast_for
 from api.settings import Settings
+from api.storage.db import create_engine, sessionmaker
+from api.storage.migrate import upgrade
 from api.sync.election import sync_lock_for
 from api.sync.fetcher import FetchPolicy
 from api.sync.service import SyncConfig, SyncService

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import make_url
 
-from api.db import plain_dsn
+from api.storage.db import plain_dsn
 
 log = logging.getLogger("api.sync")
 

@@ -1,7 +1,7 @@
 """Documents into the database: Sirekap tallies of many TPS at once, and the DPT their files state, in the caller's
 transaction. Nothing here commits.
 
-The tallies go through the one tally writer (`api.tallies.record_tallies`) as one batch: a national pass writes
+The tallies go through the one tally writer (`api.tallies.writer.record_tallies`) as one batch: a national pass writes
 823,236 tallies, and one statement per row per rollup level would take the better part of an hour.
 """
 
@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import RaceRegion, Source, Tps, table_of
-from api.tallies import RaceInfo, TallyInput, TallyWrite, record_tallies
+from api.storage.models import RaceRegion, Source, Tps, table_of
+from api.tallies.writer import RaceInfo, TallyInput, TallyWrite, record_tallies
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.models import Base
+from api.storage.models import Base
 
 
 class SyncRace(Base):

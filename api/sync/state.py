@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import table_of
+from api.storage.models import table_of
 from api.sync.models import SyncRace, SyncRegion, SyncRejection, SyncUnreadable
 
 #: Rejected documents kept per race; older ones are pruned at the end of each pass.

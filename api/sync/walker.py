@@ -6,6 +6,9 @@ shows votes other than the current tally. Every document goes through `sirekap.d
 or whose `ts` is older than what is already stored (stale), is rejected with its reason and the last good data stays.
 Each desa's tallies are written in one transaction with the rollups above them (`api.sync.ingest`); a region's
 sync state is written only once everything below it is, so a pass cut short anywhere is picked up by the next one.
+
+One module past 300 lines: the walk, its conditional fetches and the batch it writes per desa share one pass's state
+(what changed, what was read, what is unreadable), which splitting would have to pass around.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.models import Paslon, Race, Source, Tally, TallyVote, Tps
+from api.storage.models import Paslon, Race, Source, Tally, TallyVote, Tps
 from api.sync.fetcher import Fetched, Fetcher
 from api.sync.ingest import TpsTally, fill_registered_voters, record_tps_tallies
 from api.sync.metrics import RaceStats
@@ -28,7 +31,7 @@ from api.sync.plan import changed_children, changed_tps, chart_fingerprint, row_
 from api.sync.pool import bounded_map
 from api.sync.state import RegionState, Rejection, region_states, save_region_states
 from api.sync.writer import Writer
-from api.tallies import RaceInfo, TallyInput
+from api.tallies.writer import RaceInfo, TallyInput
 from sirekap.checks import check_tps
 from sirekap.codes import LENGTHS, Level, level_of
 from sirekap.documents import DocumentError, RegionFile, TpsFile, parse_region_file, parse_tps_file

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from api.db import create_engine, sessionmaker
-from api.models import Source, Tally
-from api.rollup_check import rollup_mismatches
+from api.storage.db import create_engine, sessionmaker
+from api.storage.models import Source, Tally
+from api.tallies.rollup_check import rollup_mismatches
 from sirekap.sim.belu_timeline import WITA
 from sirekap.sim.testing import running_simulator
 from tests.integration.test_sync_support import assert_matches_simulator, race_info

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from api.app import create_app
-from api.db import create_engine, sessionmaker
 from api.graphql.schema import export_schema
-from api.models import Source, Tps
 from api.settings import Settings
-from api.tallies import RaceInfo, TallyInput, TallyWrite, record_tallies
+from api.storage.db import create_engine, sessionmaker
+from api.storage.models import Source, Tps
+from api.tallies.writer import RaceInfo, TallyInput, TallyWrite, record_tallies
 from tests.servers import serving
 
 HEADLINE = '{ region(code: "5304") { name results(source: PLENO_KABUPATEN) { votes { votes } margin } } }'

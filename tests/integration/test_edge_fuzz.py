@@ -68,7 +68,7 @@ def api(database_servers: dict[str, Any]) -> Iterator[tuple[httpx.Client, dict[s
     sqlite = database_servers["sqlite"]
     assert isinstance(sqlite, SqliteDatabases)
     url = sqlite.create("belu")
-    from api.tokens import Role
+    from api.auth.tokens import Role
 
     tokens = asyncio.run(make_tokens(url, {"admin": (Role.ADMIN, None, None)}))
     app = create_app(Settings(database_url=url, rate_limit_per_minute=0, development=True))

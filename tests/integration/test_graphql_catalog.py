@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
-from api.models import Race
 from api.read.catalog import Catalog
 from api.settings import Settings
+from api.storage.models import Race
 
 SETTINGS = Settings()
 SCHEMA = build_schema(SETTINGS)

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.extensions.validation_cache import _get_validate_cache
 
-from api.db import create_engine, sessionmaker
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
 from api.settings import Settings
+from api.storage.db import create_engine, sessionmaker
 
 SETTINGS = Settings(max_depth=6, max_aliases=3, max_tokens=200)
 

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
-from api.models import Source, Tps
 from api.settings import Settings
-from api.tallies import RaceInfo, TallyInput, TallyWrite, record_tallies
+from api.storage.models import Source, Tps
+from api.tallies.writer import RaceInfo, TallyInput, TallyWrite, record_tallies
 from sirekap.belu import belu_2020
 
 SETTINGS = Settings(development=True)

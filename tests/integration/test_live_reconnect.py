@@ -15,11 +15,11 @@ import pytest
 from redis.asyncio import Redis
 
 from api.app import create_app
+from api.auth.tokens import Role
 from api.dataset.loader import load_dataset
-from api.migrate import upgrade
 from api.settings import Settings
+from api.storage.migrate import upgrade
 from api.sync.election import sync_lock_for
-from api.tokens import Role
 from sirekap.belu import belu_2020
 from sirekap.sim.testing import running_simulator
 from tests.integration.test_sync_schedule import AT, FakeSleep, follow_until_stopped, stored_passes

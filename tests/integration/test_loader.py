@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.dataset.loader import LoadError, load_dataset, load_race
-from api.models import Paslon, Race, RaceRegion, Region, Source, Tally, TallyVote, Tps
+from api.storage.models import Paslon, Race, RaceRegion, Region, Source, Tally, TallyVote, Tps
 from sirekap.belu import Belu2020, PlenoRow, belu_2020
 from sirekap.belu import Region as DataRegion
 from sirekap.codes import Level
@@ -111,7 +111,7 @@ async def test_bad_data_fails_naming_the_record_and_changes_nothing(
 
 
 async def _tallies(url: str) -> list[tuple[str, str, int]]:
-    from api.db import create_engine, sessionmaker
+    from api.storage.db import create_engine, sessionmaker
 
     engine = create_engine(url)
     try:

@@ -6,9 +6,9 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 import api.sync.models  # noqa: F401  (the sync tables are part of the schema)
-from api.db import create_engine
-from api.migrate import downgrade, upgrade
-from api.models import Base
+from api.storage.db import create_engine
+from api.storage.migrate import downgrade, upgrade
+from api.storage.models import Base
 
 TABLES = {"regions", "races", "paslon", "tps", "race_regions", "tallies", "tally_votes", "rollups", "rollup_votes"}
 

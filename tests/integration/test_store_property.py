@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.db import create_engine, sessionmaker
-from api.models import Source, Tally, Tps
-from api.rollup_check import rollup_mismatches
-from api.tallies import RaceInfo, TallyError, TallyInput, TallyWrite, VersionConflict, record_tallies
+from api.storage.db import create_engine, sessionmaker
+from api.storage.models import Source, Tally, Tps
+from api.tallies.rollup_check import rollup_mismatches
+from api.tallies.writer import RaceInfo, TallyError, TallyInput, TallyWrite, VersionConflict, record_tallies
 
 T0 = datetime(2020, 12, 9, 5, 30, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
-from api.models import Paslon, Race, RaceRegion, Region, Rollup, Source, Tally, Tps
+from api.storage.models import Paslon, Race, RaceRegion, Region, Rollup, Source, Tally, Tps
 from api.sync.metrics import UNREADABLE, register_sync_metrics
 from api.sync.models import SyncRace, SyncRejection
 from sirekap.belu import belu_2020
@@ -150,7 +150,7 @@ async def test_an_ocr_misread_then_corrected_keeps_both_versions(database_url: s
                 )
             ).all()
             ids = {p.id: p.number for p in await session.scalars(select(Paslon))}
-            from api.models import TallyVote
+            from api.storage.models import TallyVote
 
             def votes_of(tally: Tally) -> dict[int, int]:
                 return {ids[v.paslon_id]: v.votes for v in tally_votes if v.tally_id == tally.id}

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from api.db import create_engine, sessionmaker
+from api.storage.db import create_engine, sessionmaker
 from api.sync.metric_store import StoredSyncMetrics
 from sirekap.sim.belu_timeline import WITA
 from sirekap.sim.testing import running_simulator

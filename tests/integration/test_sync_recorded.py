@@ -14,16 +14,16 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.db import create_engine, sessionmaker
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
-from api.migrate import upgrade
-from api.models import Paslon, Race, RaceRegion, Region, Rollup, RollupVote, Source, Tally, Tps
-from api.rollup_check import rollup_mismatches
 from api.settings import Settings
+from api.storage.db import create_engine, sessionmaker
+from api.storage.migrate import upgrade
+from api.storage.models import Paslon, Race, RaceRegion, Region, Rollup, RollupVote, Source, Tally, Tps
 from api.sync.metrics import SyncStats, register_sync_metrics
 from api.sync.service import SyncConfig, SyncService
-from api.tallies import RaceInfo
+from api.tallies.rollup_check import rollup_mismatches
+from api.tallies.writer import RaceInfo
 from tests.integration.test_sync_support import TEST_POLICY, FakeClock
 from tests.recorded_sirekap import RecordedSirekap, documents, quirks, tps_path
 from tests.servers import serving_here

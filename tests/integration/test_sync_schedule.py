@@ -13,7 +13,7 @@ from datetime import datetime
 
 import pytest
 
-from api.db import create_engine, sessionmaker
+from api.storage.db import create_engine, sessionmaker
 from api.sync.election import SyncLock, sync_lock_for
 from api.sync.fetcher import FetchPolicy
 from api.sync.service import SyncConfig, SyncService

@@ -4,18 +4,18 @@ exports."""
 import asyncio
 import time
 from datetime import UTC, datetime
-from types import SimpleNamespace
 
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.broadcast import Change, LocalBroadcast
-from api.db import create_engine, sessionmaker
-from api.models import Source, Tally
+from api.live.broadcast import Change
+from api.services import Services
 from api.settings import Settings
+from api.storage.db import create_engine, sessionmaker
+from api.storage.models import Source, Tally
+from api.sync.background import background_sync, start_background_sync
 from api.sync.metric_store import StoredSyncMetrics
-from api.sync.service import background_sync, start_background_sync
 from sirekap.sim.belu_timeline import WITA
 from sirekap.sim.testing import running_simulator
 
@@ -66,11 +66,10 @@ async def test_no_background_sync_without_an_upstream(database_url: str) -> None
 async def test_background_sync_follows_the_upstream_and_the_api_exports_what_it_stored(database_url: str) -> None:
     with running_simulator("belu-2020", at=datetime(2020, 12, 11, 18, 15, tzinfo=WITA)) as sim:
         settings = Settings(database_url=database_url, sirekap_url=sim.base_url, sync_races=("pkwkk 5304 2020",))
-        engine = create_engine(database_url)
-        state = SimpleNamespace(settings=settings, sessions=sessionmaker(engine))
+        services = Services.build(settings)
         try:
-            async with background_sync(state):
-                registry = await exported_after_passes(state.sessions, 1)
+            async with background_sync(services):
+                registry = await exported_after_passes(services.sessions, 1)
             assert registry.get_sample_value("pantau_sync_tps_in", LABEL) == 163
             assert registry.get_sample_value("pantau_sync_tps_total", LABEL) == 426
             assert registry.get_sample_value("pantau_sync_documents_total", LABEL | {"outcome": "changed"}) == 163
@@ -80,29 +79,27 @@ async def test_background_sync_follows_the_upstream_and_the_api_exports_what_it_
             # the lag is measured against the exporting process's clock
             assert registry.get_sample_value("pantau_sync_upstream_lag_seconds", LABEL) == NOW.timestamp() - upstream
         finally:
-            await engine.dispose()
+            await services.close()
 
 
 async def test_a_sync_pass_announces_each_kecamatan_it_moved_once(database_url: str) -> None:
     with running_simulator("belu-2020", at=datetime(2020, 12, 11, 18, 15, tzinfo=WITA)) as sim:
         settings = Settings(database_url=database_url, sirekap_url=sim.base_url, sync_races=("pkwkk 5304 2020",))
-        engine = create_engine(database_url)
-        broadcast = LocalBroadcast()
-        state = SimpleNamespace(settings=settings, sessions=sessionmaker(engine), broadcast=broadcast)
-        heard = Heard()
-        listening = asyncio.create_task(broadcast.listen(heard))
+        services = Services.build(settings)
+        heard = Heard()  # hears the process's transport: in-process on SQLite, LISTEN on PostgreSQL
+        listening = asyncio.create_task(services.live.transport.listen(heard))
         try:
             await asyncio.wait_for(heard.ready.wait(), 10)
-            async with background_sync(state):
-                await exported_after_passes(state.sessions, 1)  # announced before it was recorded
-            async with state.sessions() as session:
+            async with background_sync(services):
+                await exported_after_passes(services.sessions, 1)  # announced before it was recorded
+            async with services.sessions() as session:
                 synced = await session.scalars(
                     select(Tally.subject_code).where(Tally.source == Source.SIREKAP, Tally.is_current)
                 )
                 moved = {code[:6] for code in synced}
         finally:
             listening.cancel()
-            await engine.dispose()
+            await services.close()
     assert len(moved) > 1
     assert sorted(c.subject_code for c in heard.changes) == sorted(moved)
     assert {(c.race, c.source, c.version) for c in heard.changes} == {(heard.changes[0].race, "sirekap", 0)}

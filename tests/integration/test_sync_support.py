@@ -12,13 +12,13 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.db import create_engine, sessionmaker
-from api.models import Paslon, Race, Rollup, RollupVote, Source, Tally, TallyVote
-from api.rollup_check import rollup_mismatches
+from api.storage.db import create_engine, sessionmaker
+from api.storage.models import Paslon, Race, Rollup, RollupVote, Source, Tally, TallyVote
 from api.sync.fetcher import FetchPolicy
 from api.sync.metrics import SyncStats
 from api.sync.service import SyncConfig, SyncService
-from api.tallies import RaceInfo
+from api.tallies.rollup_check import rollup_mismatches
+from api.tallies.writer import RaceInfo
 from sirekap.codes import url_path
 from sirekap.races import RaceTarget
 from sirekap.timestamps import WIB

@@ -8,10 +8,10 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from api.db import create_engine, sessionmaker
-from api.tokens import Principal, Role, authenticate
-from api.tokens_cli import run
-from api.write_models import ApiToken, AuditEntry
+from api.auth.cli import run
+from api.auth.tokens import Principal, Role, authenticate
+from api.storage.db import create_engine, sessionmaker
+from api.storage.write_models import ApiToken, AuditEntry
 from pantau.cli import main
 
 

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
-from api.models import Source, Tps
 from api.settings import Settings
-from api.tallies import RaceInfo, TallyInput, TallyWrite, record_tallies
+from api.storage.models import Source, Tps
+from api.tallies.writer import RaceInfo, TallyInput, TallyWrite, record_tallies
 
 PAGE = """query($order: TpsOrder!, $descending: Boolean!, $after: String) {
   tpsConnection(race: "pkwkk-5304-2020", orderBy: $order, descending: $descending, first: 97, after: $after) {

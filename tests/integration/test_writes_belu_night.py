@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import func, select
 
 from api.app import create_app
-from api.db import create_engine, sessionmaker
+from api.auth.tokens import Role
 from api.settings import Settings
-from api.tokens import Role
-from api.write_models import AuditEntry
+from api.storage.db import create_engine, sessionmaker
+from api.storage.write_models import AuditEntry
 from sirekap.belu import Tps, belu_2020
 from tests.integration.test_writes_http import (
     CLAIM,

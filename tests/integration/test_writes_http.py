@@ -16,13 +16,13 @@ import websockets
 from sqlalchemy import func, select
 
 from api.app import create_app
-from api.db import create_engine, sessionmaker
-from api.models import Source, Tally
-from api.rollup_check import rollup_mismatches
+from api.auth.tokens import Role, create_token, revoke_token
 from api.settings import Settings
-from api.tallies import RaceInfo
-from api.tokens import Role, create_token, revoke_token
-from api.write_models import AuditEntry
+from api.storage.db import create_engine, sessionmaker
+from api.storage.models import Source, Tally
+from api.storage.write_models import AuditEntry
+from api.tallies.rollup_check import rollup_mismatches
+from api.tallies.writer import RaceInfo
 from sirekap.belu import belu_2020
 from tests.live import SELECTION, next_event, subscribe
 from tests.servers import serving_here

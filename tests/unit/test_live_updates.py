@@ -8,8 +8,8 @@ import itertools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
-from api.broadcast import Change, Listener, LocalBroadcast
-from api.live_updates import LiveEvent, LiveUpdates, ResyncReason, Topic
+from api.live.broadcast import Change, Listener, LocalBroadcast
+from api.live.updates import LiveEvent, LiveUpdates, ResyncReason, Topic
 
 RACE = 1
 KOTA = Topic(RACE, "530412")

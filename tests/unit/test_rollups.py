@@ -1,4 +1,4 @@
-from api.rollups import Delta, Numbers, Totals, delta, sum_tallies
+from api.tallies.rollups import Delta, Numbers, Totals, delta, sum_tallies
 
 
 def test_first_tally_counts_the_tps_in() -> None:

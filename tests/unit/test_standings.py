@@ -3,8 +3,18 @@ region stands."""
 
 import pytest
 
-from api.models import RaceKind, Source, TallyStatus
-from api.standings import Lead, RegionStatus, Standing, lead, official, pleno_status, reference, region_status, shares
+from api.read.standings import (
+    Lead,
+    RegionStatus,
+    Standing,
+    lead,
+    official,
+    pleno_status,
+    reference,
+    region_status,
+    shares,
+)
+from api.storage.models import RaceKind, Source, TallyStatus
 from sirekap.codes import Level
 
 SIREKAP_HALF = Standing(Source.SIREKAP, TallyStatus.PROVISIONAL, 213, 426)

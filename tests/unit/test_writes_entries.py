@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.entries import RegionEntry, TpsEntry, check_region_entry, check_tps_entry
+from api.write.entries import RegionEntry, TpsEntry, check_region_entry, check_tps_entry
 
 PASLON = {1: 11, 2: 12}  # ballot number -> paslon id
 

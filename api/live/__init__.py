@@ -1,0 +1,1 @@
+"""Live updates: changes announced across processes, and delivered to subscribers coalesced per region."""
