@@ -115,8 +115,11 @@ def run(argv: list[str]) -> int:
     ]
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        processes.extend(subprocess.Popen(part.argv, env=env) for part in parts)
-        for part, process in zip(parts, processes, strict=True):
+        # Sirekap first, so the monitor never probes a simulator still starting; then the API and the monitor.
+        processes.append(subprocess.Popen(parts[0].argv, env=env))
+        _wait_healthy(parts[0], processes[0])
+        processes.extend(subprocess.Popen(part.argv, env=env) for part in parts[1:])
+        for part, process in zip(parts[1:], processes[1:], strict=True):
             _wait_healthy(part, process)
         print(
             "\nPantau demo is running (Ctrl-C stops it):\n"
