@@ -61,6 +61,7 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--api-port", type=int, default=8000)
     parser.add_argument("--monitor-port", type=int, default=8001)
     parser.add_argument("--sim-port", type=int, default=8002)
+    parser.add_argument("--sim-admin-port", type=int, help="the simulator's admin API (default: --sim-port + 1)")
     parser.add_argument("--speed", type=float, default=60.0, help="drill seconds per real second (default 60)")
     parser.add_argument("--start", default="2020-12-09T13:45", help="the drill's start, local time (WITA)")
     parser.add_argument(
@@ -103,7 +104,8 @@ def run(argv: list[str]) -> int:
     parts = [
         Part(
             "simulator",
-            [python, "-m", "pantau.cli", "sim", "--scenario", "belu-2020", "--port", str(args.sim_port)],
+            [python, "-m", "pantau.cli", "sim", "--scenario", "belu-2020", "--port", str(args.sim_port)]
+            + ([] if args.sim_admin_port is None else ["--admin-port", str(args.sim_admin_port)]),
             f"{sirekap}/pilkada/paslon/pkwkk.json",
         ),
         Part("API", [python, "-m", "api", "--port", str(args.api_port)], f"http://127.0.0.1:{args.api_port}/healthz"),
@@ -141,10 +143,7 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        for p in processes:
-            p.terminate()
-        for p in processes:
-            p.wait(timeout=15)
+        _stop(parts, processes)
 
 
 class Night:
@@ -168,10 +167,19 @@ class Night:
     ) -> int:
         async with httpx.AsyncClient(base_url=self.api, timeout=30) as client:
             replay = Replay(client, night_events(belu_2020(), "pkwkk-5304-2020"), tokens, "pkwkk-5304-2020")
-            start = self.clock.now()
-            if self.clock.epoch > self.clock.wall():
-                await asyncio.sleep(self.clock.epoch - self.clock.wall())
-            self.say("the night starts: Sirekap replayed, the posko claims and the plenos sent at their times", start)
+            late = self.clock.wall() - self.clock.epoch
+            if late > 0:
+                print(
+                    f"(the parts took {late:.0f} s longer to start than --warmup allowed: the night began without "
+                    "them; a longer --warmup keeps its first minutes)",
+                    flush=True,
+                )
+            else:
+                await asyncio.sleep(-late)
+            self.say(
+                "the night starts: Sirekap replayed, the posko claims and the plenos sent at their times",
+                self.clock.start,
+            )
             played = asyncio.create_task(replay.follow(self.clock, self.played))
             over = False
             while all(p.poll() is None for p in processes):
@@ -238,6 +246,21 @@ async def _operator_token(database_url: str, now: datetime) -> str:
     finally:
         await engine.dispose()
     return secret
+
+
+def _stop(parts: Sequence[Part], processes: Sequence[subprocess.Popen[bytes]], grace: float = 20.0) -> None:
+    """Asks every part to stop, gives them `grace` seconds together, then kills the ones still running."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + grace
+    for part, process in zip(parts, processes, strict=False):
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"the {part.name} did not stop within {grace:.0f} s; killed", file=sys.stderr)
+            process.kill()
+            process.wait()
 
 
 def _wait_healthy(part: Part, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
