@@ -109,11 +109,9 @@ class Submissions:
             return Rejected([FieldError("idempotencyKey", f"must be 1 to {MAX_KEY_LENGTH} characters")])
         digest = request_digest(operation, payload) if idempotency_key is not None else ""
         if self.grouped:
-            outcome = await self._grouped(secret, digest, work, idempotency_key)
-        else:
-            outcome = await self._alone(secret, digest, work, idempotency_key)
-        if isinstance(outcome, Accepted) and outcome.changed and not outcome.replayed:
-            await self._announce(outcome)
+            return await self._grouped(secret, digest, work, idempotency_key)  # announced by the group's writer
+        outcome = await self._alone(secret, digest, work, idempotency_key)
+        await self._announce([outcome])
         return outcome
 
     async def _alone(self, secret: str | None, digest: str, work: Work, key: str | None) -> Outcome:
@@ -202,6 +200,7 @@ class Submissions:
             for waiting in group:
                 await self._settle_alone(waiting)
             return
+        await self._announce([outcome for _, outcome in answered])
         for waiting, outcome in answered:
             if not waiting.outcome.done():
                 waiting.outcome.set_result(outcome)
@@ -214,6 +213,7 @@ class Submissions:
             if not waiting.outcome.done():
                 waiting.outcome.set_exception(error)
             return
+        await self._announce([outcome])
         if not waiting.outcome.done():
             waiting.outcome.set_result(outcome)
 
@@ -265,21 +265,21 @@ class Submissions:
         answered += zip(members, outcomes, strict=True)
         return answered, later
 
-    async def _announce(self, outcome: Accepted) -> None:
-        change = Change(
-            race_id=outcome.race_id,
-            race=outcome.race,
-            source=outcome.source.value,
-            subject_code=outcome.subject_code,
-            claimant=outcome.claimant,
-            version=outcome.version,
-            at=self.clock().isoformat(),
-        )
+    async def _announce(self, outcomes: list[Outcome]) -> None:
+        """Announce the committed changes among these outcomes, in one publication."""
+        at = self.clock().isoformat()
+        changes = [
+            Change(o.race_id, o.race, o.source.value, o.subject_code, o.claimant, o.version, at)
+            for o in outcomes
+            if isinstance(o, Accepted) and o.changed and not o.replayed
+        ]
+        if not changes:
+            return
         try:
-            await self.broadcast.publish(change)
+            await self.broadcast.publish_many(changes)
         except Exception:
-            # The write is committed; subscribers missing one announcement must not turn it into an error.
-            log.exception("could not announce %s", change)
+            # The writes are committed; subscribers missing an announcement must not turn them into errors.
+            log.exception("could not announce %d changes, the first %s", len(changes), changes[0])
 
     async def principal(self, secret: str | None) -> Principal | str:
         async with self.sessions() as session:

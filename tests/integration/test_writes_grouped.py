@@ -7,7 +7,7 @@ what would be announced.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -37,6 +37,12 @@ class RecordedBroadcast:
 
     async def publish(self, change: Change) -> None:
         self.changes.append(change)
+
+    async def publish_many(self, changes: Sequence[Change]) -> None:
+        self.changes += changes
+
+    async def close(self) -> None:
+        pass
 
 
 @dataclass
