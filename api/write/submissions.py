@@ -48,6 +48,8 @@ ATTEMPTS = 4
 MAX_KEY_LENGTH = 100
 #: Most submissions one group commit writes.
 MAX_GROUP = 64
+#: Groups written at once (on as many connections): while one waits for its commit, the next reads and inserts.
+WRITERS = 3
 _INSERT_KEY = insert(table_of(IdempotencyKey))
 
 
@@ -84,6 +86,7 @@ class Submissions:
         reads: async_sessionmaker[AsyncSession] | None = None,
         grouped: bool = True,
         max_group: int = MAX_GROUP,
+        writers: int = WRITERS,
     ) -> None:
         self.sessions = sessions
         self.reads = reads or sessions
@@ -94,8 +97,11 @@ class Submissions:
         self.max_group = max_group
         self.tokens = KnownTokens()
         self._known_tps: dict[tuple[int, str], tuple[int, int]] = {}
+        self.writers = writers
         self._waiting: list[_Waiting] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
+        #: Subjects and idempotency keys of the groups being written, which the next groups leave alone.
+        self._in_flight: set[Subject | tuple[int | None, str]] = set()
 
     async def submit(
         self,
@@ -175,24 +181,41 @@ class Submissions:
             return outcome  # refused or rejected: nothing to write
         waiting = _Waiting(planning.planned, secret, digest, work, key, asyncio.get_running_loop().create_future())
         self._waiting.append(waiting)
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_groups(), name="pantau-group-commit")
+        self._writers = {w for w in self._writers if not w.done()}  # one that has just finished writes no more
+        if len(self._writers) < self.writers:
+            self._writers.add(asyncio.create_task(self._write_groups(), name="pantau-group-commit"))
         return await waiting.outcome
 
     async def _write_groups(self) -> None:
         """Apply what waits, a group at a time, until nothing does."""
-        try:
-            while self._waiting:
-                group = [w for w in self._waiting[: self.max_group] if not w.outcome.done()]  # done: cancelled
-                del self._waiting[: self.max_group]
-                if group:
-                    await self._write_group(group)
-        finally:
-            self._writer = None
+        while group := self._next_group():
+            held = {w.plan.subject for w in group} | {_token_key(w) for w in group if w.key is not None}
+            self._in_flight |= held
+            try:
+                await self._write_group(group)
+            finally:
+                self._in_flight -= held
+
+    def _next_group(self) -> list[_Waiting]:
+        """Up to `max_group` waiting submissions of distinct subjects and keys that no other group is writing."""
+        group: list[_Waiting] = []
+        taken: set[Subject | tuple[int | None, str]] = set()
+        left: list[_Waiting] = []
+        for waiting in self._waiting:
+            if waiting.outcome.done():  # cancelled
+                continue
+            mine = {waiting.plan.subject} | ({_token_key(waiting)} if waiting.key is not None else set())
+            if len(group) < self.max_group and not mine & (taken | self._in_flight):
+                group.append(waiting)
+                taken |= mine
+            else:
+                left.append(waiting)
+        self._waiting = left
+        return group
 
     async def _write_group(self, group: list[_Waiting]) -> None:
         try:
-            answered, later = await self._group_attempt(group)
+            answered = await self._group_attempt(group)
         except Exception as error:
             # A lost race, or anything unexpected: the group wrote nothing. Each goes alone, so one submission's
             # failure stays its own.
@@ -204,7 +227,6 @@ class Submissions:
         for waiting, outcome in answered:
             if not waiting.outcome.done():
                 waiting.outcome.set_result(outcome)
-        self._waiting[:0] = later
 
     async def _settle_alone(self, waiting: _Waiting) -> None:
         try:
@@ -217,24 +239,11 @@ class Submissions:
         if not waiting.outcome.done():
             waiting.outcome.set_result(outcome)
 
-    async def _group_attempt(self, group: list[_Waiting]) -> tuple[list[tuple[_Waiting, Outcome]], list[_Waiting]]:
-        """One transaction for the group: the outcome of each submission answered, and those left for the next
-        group (their subject or key is already in this one)."""
+    async def _group_attempt(self, group: list[_Waiting]) -> list[tuple[_Waiting, Outcome]]:
+        """One transaction for the group (of distinct subjects and keys): the outcome of each submission."""
         now = self.clock()
         answered: list[tuple[_Waiting, Outcome]] = []
-        later: list[_Waiting] = []
-        members: list[_Waiting] = []
-        subjects: set[Subject] = set()
-        keys: set[tuple[int | None, str]] = set()
-        for waiting in group:
-            token_key = (waiting.plan.principal.token_id, waiting.key or "")
-            if waiting.plan.subject in subjects or (waiting.key is not None and token_key in keys):
-                later.append(waiting)
-                continue
-            subjects.add(waiting.plan.subject)
-            if waiting.key is not None:
-                keys.add(token_key)
-            members.append(waiting)
+        members = group
         async with self.sessions() as session:
             token_ids = {w.plan.principal.token_id for w in members}
             revoked = await revoked_among(session, [i for i in token_ids if i is not None])
@@ -243,7 +252,7 @@ class Submissions:
                 answered += [(w, Refused("this token has been revoked")) for w in members
                              if w.plan.principal.token_id in revoked]  # fmt: skip
                 members = [w for w in members if w.plan.principal.token_id not in revoked]
-            if keys:
+            if any(w.key is not None for w in members):
                 # A retry planned while the first submission's group was being written.
                 replays = {id(w): await _replay(session, *_key_of(w)) for w in members if w.key is not None}
                 answered += [(w, replay) for w in members if (replay := replays.get(id(w))) is not None]
@@ -263,7 +272,7 @@ class Submissions:
                 replays = {id(w): await _replay(session, *_key_of(w)) for w in unaccepted}
             outcomes = [replays.get(id(w)) or outcome for w, outcome in zip(members, outcomes, strict=True)]
         answered += zip(members, outcomes, strict=True)
-        return answered, later
+        return answered
 
     async def _announce(self, outcomes: list[Outcome]) -> None:
         """Announce the committed changes among these outcomes, in one publication."""
@@ -284,6 +293,10 @@ class Submissions:
     async def principal(self, secret: str | None) -> Principal | str:
         async with self.sessions() as session:
             return await authenticate(session, secret)
+
+
+def _token_key(waiting: _Waiting) -> tuple[int | None, str]:
+    return waiting.plan.principal.token_id, waiting.key or ""
 
 
 def _key_of(waiting: _Waiting) -> tuple[int | None, str, str]:
