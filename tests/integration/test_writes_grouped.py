@@ -143,3 +143,22 @@ async def test_a_revoked_token_writes_no_more_though_it_wrote_a_moment_ago(write
     (again,) = await submit_all(writer, [(writer.operator, chasil(second))])
     assert again == Refused("this token has been revoked")
     assert await audit_count(writer) == audited + 1
+
+
+async def test_two_workers_racing_for_one_tps_let_one_win_and_keep_the_rest_of_their_groups(writer: Writer) -> None:
+    """A second API process with its own groups: where both write one TPS, one group loses the race on the unique
+    index and is written again one submission at a time, so its other submissions are accepted all the same."""
+    other = Submissions(
+        writer.sessions, writer.broadcast, clock=lambda: NOW, catalog=writer.submissions.catalog, reads=writer.sessions
+    )
+    tps = [t.code for t in belu_2020().tps[20:29]]
+    shared, mine, theirs = tps[0], tps[1:5], tps[5:9]
+    token = writer.operator
+    outcomes = await asyncio.gather(
+        *(writer.submissions.submit(token, "submitChasil", {}, chasil(code)) for code in [shared, *mine]),
+        *(other.submit(token, "submitChasil", {}, chasil(code)) for code in [shared, *theirs]),
+    )
+    on_shared = sorted(type(outcomes[i]).__name__ for i in (0, 5))
+    assert on_shared == ["Accepted", "Conflict"], outcomes
+    assert all(isinstance(o, Accepted) and o.version == 1 for i, o in enumerate(outcomes) if i not in (0, 5))
+    assert await rollup_problems(writer) == []
