@@ -50,7 +50,7 @@ class Services:
         catalog = Catalog(reads, settings.cache_version_seconds)
         transport = broadcast_for(settings.database_url, redis, settings.redis_prefix)
         live = LiveUpdates(transport, RegionSnapshots(reads, catalog))
-        submissions = Submissions(sessions, live, clock=settings.clock.now, catalog=catalog)
+        submissions = Submissions(sessions, live, clock=settings.clock.now, catalog=catalog, reads=reads)
         return cls(settings, engine, sessions, reads, CollectorRegistry(), catalog, live, submissions, redis)
 
     async def close(self) -> None:

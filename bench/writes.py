@@ -7,6 +7,7 @@ process on keep-alive connections. Baseline, same server and run: POST of `{ __t
 database work).
 
     python bench/writes.py [--quick] [--admin-url postgresql://postgres@127.0.0.1:5432/test] [--workers 1]
+        [--database pantau_bench_writes]
 """
 
 from __future__ import annotations
@@ -109,7 +110,29 @@ async def _client(port: int, token: str, workdir: Path, seconds: float, connecti
     }
 
 
-def _round(port: int, token: str, workdir: Path, seconds: float, connections: int) -> dict[str, Any]:
+def _cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and its children still running (the API and its workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for each in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    return found + [g for c in found for g in _children(c)]
+
+
+def _round(port: int, token: str, workdir: Path, seconds: float, connections: int, server: int) -> dict[str, Any]:
+    cpu = _cpu_seconds(server)
     out = subprocess.run(
         [sys.executable, __file__, "--client", str(port), token, str(workdir), str(seconds), str(connections)],
         check=True,
@@ -117,6 +140,7 @@ def _round(port: int, token: str, workdir: Path, seconds: float, connections: in
         text=True,
     ).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["server_cpu_ms"] = (_cpu_seconds(server) - cpu) * 1000 / max(1, sum(result["outcomes"].values()))
     return result
 
 
@@ -178,12 +202,12 @@ async def _check_rollups(url: str) -> list[str]:
         await engine.dispose()
 
 
-async def _drop(admin_url: str) -> None:
+async def _drop(admin_url: str, database: str) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     finally:
         await conn.close()
 
@@ -194,24 +218,27 @@ def main() -> int:
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--workers", type=int, default=1, help="API worker processes")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--database", default=DATABASE, help="the database created (and dropped) for the run")
+    parser.add_argument("--server-log", type=Path, help="where the API's own output goes (default: nowhere)")
     ns = parser.parse_args()
     rounds, seconds = (1, 5.0) if ns.quick else (3, 15.0)
     workdir = Path(tempfile.mkdtemp(prefix="pantau-bench-writes-"))
     (workdir / "forms.json").write_text(json.dumps(chasil_forms()))
-    url, token = asyncio.run(prepare_database(ns.admin_url))
+    url, token = asyncio.run(prepare_database(ns.admin_url, ns.database))
     port = loadgen.free_port()
+    log = ns.server_log.open("wb") if ns.server_log else subprocess.DEVNULL
     env = {**os.environ, "PANTAU_DATABASE_URL": url, "PANTAU_RATE_LIMIT": "0"}
     api = subprocess.Popen(
         [sys.executable, "-m", "api", "--port", str(port), "--workers", str(ns.workers)],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
     try:
         loadgen.wait_for(port, "/healthz")
-        _round(port, token, workdir, 2.0, ns.connections)  # warm-up: the first entries of many TPS
-        results = [_round(port, token, workdir, seconds, ns.connections) for _ in range(rounds)]
+        _round(port, token, workdir, 2.0, ns.connections, api.pid)  # warm-up: the first entries of many TPS
+        results = [_round(port, token, workdir, seconds, ns.connections, api.pid) for _ in range(rounds)]
         baseline = loadgen.rounds(
             port,
             [loadgen.post_json("/graphql", {"query": "{ __typename }"})],
@@ -224,7 +251,7 @@ def main() -> int:
         api.terminate()
         api.wait(timeout=20)
     problems = asyncio.run(_check_rollups(url))
-    asyncio.run(_drop(ns.admin_url))
+    asyncio.run(_drop(ns.admin_url, ns.database))
     outcomes: dict[str, int] = {}
     for r in results:
         for k, v in r["outcomes"].items():
@@ -233,6 +260,7 @@ def main() -> int:
         "submissions_per_s": round(statistics.median(r["rps"] for r in results), 1),
         "p50_ms": round(statistics.median(r["p50_ms"] for r in results), 2),
         "p99_ms": round(statistics.median(r["p99_ms"] for r in results), 2),
+        "server_cpu_ms_per_submission": round(statistics.median(r["server_cpu_ms"] for r in results), 2),
         "baseline_rps": round(baseline["rps"], 1),
         "baseline_p99_ms": round(baseline["p99_ms"], 2),
     }
@@ -246,6 +274,7 @@ def main() -> int:
         f"{figures['p50_ms']:8.1f} {figures['p99_ms']:8.1f}"
     )
     print(f"{'baseline { __typename }':<32} {baseline['rps']:9.0f} {baseline['p50_ms']:8.1f} {baseline['p99_ms']:8.1f}")
+    print(f"API CPU time per submission: {figures['server_cpu_ms_per_submission']:.2f} ms (all its processes)")
     print(f"outcomes: {outcomes}; rollups consistent afterwards: {not problems}")
     if problems or set(outcomes) != {"WriteAccepted"}:
         print("WARNING: " + "; ".join(problems[:3] or [f"unexpected outcomes {outcomes}"]))

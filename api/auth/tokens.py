@@ -16,6 +16,7 @@ import enum
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -165,3 +166,42 @@ async def authenticate(session: AsyncSession, secret: str | None) -> Principal |
     if token.revoked_at is not None:
         return "this token has been revoked"
     return Principal(token.id, prefix, token.name, Role(token.role), token.region_code, token.paslon)
+
+
+_REVOKED = select(ApiToken.id).where(
+    ApiToken.id.in_(bindparam("ids", expanding=True)), ApiToken.revoked_at.is_not(None)
+)
+
+
+async def revoked_among(session: AsyncSession, token_ids: Iterable[int]) -> set[int]:
+    """Which of these tokens are revoked now."""
+    ids = sorted(set(token_ids))
+    if not ids:
+        return set()
+    return set((await session.scalars(_REVOKED, {"ids": ids})).all())
+
+
+class KnownTokens:
+    """The principals of tokens seen lately, by the SHA-256 of the whole secret, so a writer's next submission is
+    authenticated without a read. A token never changes but for its revocation, which the transaction that writes
+    checks itself (`revoked_among`), and then `forget`s the token here."""
+
+    def __init__(self, max_tokens: int = 10_000) -> None:
+        self.max_tokens = max_tokens
+        self._known: dict[str, Principal] = {}
+
+    async def authenticate(self, session: AsyncSession, secret: str | None) -> Principal | str:
+        digest = None if secret is None else _digest(secret)
+        known = None if digest is None else self._known.get(digest)
+        if known is not None:
+            return known
+        found = await authenticate(session, secret)
+        if digest is not None and isinstance(found, Principal):
+            if len(self._known) >= self.max_tokens:
+                self._known.clear()
+            self._known[digest] = found
+        return found
+
+    def forget(self, token_ids: Iterable[int]) -> None:
+        gone = set(token_ids)
+        self._known = {digest: p for digest, p in self._known.items() if p.token_id not in gone}

@@ -25,7 +25,7 @@ import enum
 import logging
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -163,6 +163,9 @@ class LiveUpdates:
 
     async def publish(self, change: Change) -> None:
         await self.transport.publish(change)
+
+    async def publish_many(self, changes: Sequence[Change]) -> None:
+        await self.transport.publish_many(changes)
 
     @asynccontextmanager
     async def subscribe(self, topic: Topic, *, initial: bool = False) -> AsyncIterator[AsyncIterator[LiveEvent]]:

@@ -22,8 +22,7 @@ MAX_ENTRIES = 200
 _INSERT = insert(table_of(AuditEntry))
 
 
-async def record(
-    session: AsyncSession,
+def entry(
     *,
     at: datetime,
     actor: str,
@@ -36,23 +35,32 @@ async def record(
     version: int | None = None,
     old: Any = None,
     new: Any = None,
-) -> None:
-    await session.execute(
-        _INSERT,
-        {
-            "at": at,
-            "actor": actor,
-            "action": action,
-            "token_id": token_id,
-            "race_id": race_id,
-            "source": source,
-            "subject_code": subject_code,
-            "claimant": claimant,
-            "version": version,
-            "old": old,
-            "new": new,
-        },
-    )
+) -> dict[str, Any]:
+    """One audit entry as a row, to be inserted with the write it describes (`insert_entries`)."""
+    return {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "token_id": token_id,
+        "race_id": race_id,
+        "source": source,
+        "subject_code": subject_code,
+        "claimant": claimant,
+        "version": version,
+        "old": old,
+        "new": new,
+    }
+
+
+async def insert_entries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert entries made by `entry`, all in one statement."""
+    if rows:
+        await session.execute(_INSERT, list(rows))
+
+
+async def record(session: AsyncSession, **fields: Any) -> None:
+    """Insert one entry (the fields of `entry`)."""
+    await insert_entries(session, [entry(**fields)])
 
 
 @dataclass(frozen=True)

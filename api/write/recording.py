@@ -4,40 +4,26 @@ Each runs in the caller's transaction and returns a value, never raising for an 
 version written, its findings), `Rejected` (reasons per field), `Conflict` (a stale version was named) or `Refused`
 (the token may not write this). Only an `Accepted` outcome is to be committed; it has already written its audit
 entry. Every entry names the version it corrects (none for a first entry), so two writers never overwrite each
-other unseen.
-
-One module past 300 lines: the four use cases share their permission, race and version rules, and the audit
-entry each applied write carries.
+other unseen. An entry that passes its checks becomes a `PlannedWrite`, applied at once (`api.write.planned`), or,
+in a group commit's planning session, with the rest of its group.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.tokens import Principal, Role
-from api.read.catalog import Catalog, RaceRow
+from api.read.catalog import Catalog
 from api.read.standings import pleno_status
-from api.storage.models import RaceRegion, Source, Tally, TallyStatus, Tps
-from api.tallies.writer import (
-    COMPARED_FIELDS,
-    CurrentTally,
-    RaceInfo,
-    TallyInput,
-    TallyWrite,
-    VersionConflict,
-    current_tallies,
-    record_tallies,
-    unchanged,
-)
-from api.write import audit
+from api.storage.models import RaceRegion, Source, TallyStatus, Tps
+from api.tallies.writer import TallyInput
 from api.write.entries import Checked, FieldError, RegionEntry, TpsEntry, check_region_entry, check_tps_entry
-from api.write.outcomes import Accepted, Conflict, Outcome, Refused, Rejected
+from api.write.outcomes import Accepted, Outcome, Refused, Rejected
+from api.write.planned import PlannedWrite, WriteRace, apply, planning
 from api.write.pleno_findings import pleno_against_chasil, pleno_against_kecamatan
 from sirekap.codes import CodeError, Level, level_of
 
@@ -64,23 +50,13 @@ def _refusal(principal: Principal, source: Source, code: str) -> Refused | None:
     return None
 
 
-@dataclass(frozen=True)
-class _Race:
-    row: RaceRow
-    numbers: dict[int, int]  # ballot number -> paslon id
-
-    @property
-    def info(self) -> RaceInfo:
-        return RaceInfo(self.row.id, self.row.region_code, frozenset(self.numbers.values()))
-
-
-async def _race(catalog: Catalog, slug: str | None, code: str) -> _Race | None:
+async def _race(catalog: Catalog, slug: str | None, code: str) -> WriteRace | None:
     """The race named by slug, else the newest race whose region covers the code (as the read side does)."""
     races = await catalog.races()
     found = next((r for r in races if (slug is None or r.slug == slug) and code.startswith(r.region_code)), None)
     if found is None:
         return None
-    return _Race(found, {p.number: p.id for p in await catalog.paslon(found.id)})
+    return WriteRace(found, {p.number: p.id for p in await catalog.paslon(found.id)})
 
 
 def _no_race(slug: str | None, code: str) -> Rejected:
@@ -89,29 +65,10 @@ def _no_race(slug: str | None, code: str) -> Rejected:
     return Rejected([FieldError("race", f"no race covers {code}")])
 
 
-def _values(tally: CurrentTally | None, numbers: Mapping[int, int]) -> dict[str, Any] | None:
-    """A tally version as the audit log shows it: votes by ballot number and every count."""
-    if tally is None:
-        return None
-    by_id = {paslon_id: number for number, paslon_id in numbers.items()}
-    return _snapshot(tally.version, {by_id[p]: v for p, v in tally.votes.items()}, tally.counts, tally.findings)
-
-
-def _snapshot(
-    version: int, votes: Mapping[int, int], counts: Mapping[str, int | None], findings: list[Any]
-) -> dict[str, Any]:
-    return {
-        "version": version,
-        "votes": {str(n): v for n, v in sorted(votes.items())},
-        **{name: value for name, value in counts.items() if value is not None},
-        "findings": findings,
-    }
-
-
 async def _write(
     session: AsyncSession,
     principal: Principal,
-    race: _Race,
+    race: WriteRace,
     *,
     source: Source,
     subject: str,
@@ -122,56 +79,14 @@ async def _write(
     now: datetime,
     tps_id: int | None = None,
 ) -> Outcome:
-    current = await current_tallies(session, race.row.id, source, [(subject, claimant)])
-    old = current.get((subject, claimant))
-    expected = corrects or 0
-    if (old.version if old else 0) != expected:
-        # Waiting for a lock on a version another writer has just replaced finds no current row at all: read again
-        # to name the version that replaced it.
-        newest = await session.scalar(
-            select(func.max(Tally.version)).where(
-                Tally.race_id == race.row.id,
-                Tally.source == source,
-                Tally.subject_code == subject,
-                Tally.claimant == claimant,
-            )
-        )
-        return Conflict(expected, newest or 0)
-    changed = old is None or not unchanged(old, tally)
-    if changed:
-        # The audit entry goes first: the rollups, last, lock rows that every write shares (the kabupaten's), so
-        # they are held for as short a time as possible.
-        counts = {name: getattr(tally, name) for name in COMPARED_FIELDS}
-        await audit.record(
-            session,
-            at=now,
-            actor=principal.label,
-            action=("correct_" if old else "submit_") + source.value,
-            token_id=principal.token_id,
-            race_id=race.row.id,
-            source=source.value,
-            subject_code=subject,
-            claimant=claimant or None,
-            version=expected + 1,
-            old=_values(old, race.numbers),
-            new=_snapshot(expected + 1, votes_by_number, counts, [dict(f) for f in tally.findings]),
-        )
-    write = TallyWrite(subject, tally, tps_id=tps_id, claimant=claimant, expected_version=expected)
-    try:
-        (written,) = await record_tallies(session, race.info, source, [write], received_at=now, current=current)
-    except VersionConflict as conflict:
-        return Conflict(conflict.expected, conflict.current)
-    assert written.changed == changed
-    return Accepted(
-        race=race.row.slug,
-        race_id=race.row.id,
-        source=source,
-        subject_code=subject,
-        claimant=claimant,
-        version=written.version,
-        changed=written.changed,
-        findings=[dict(f) for f in tally.findings],
-    )
+    plan = PlannedWrite(principal, race, source, subject, claimant, tally, votes_by_number, corrects, now, tps_id)
+    planner = planning(session)
+    if planner is None:
+        (outcome,) = await apply(session, [plan], received_at=now)
+        return outcome
+    # Part of a group commit: the group applies the plan, and its outcome is decided there.
+    planner.planned = plan
+    return Accepted(race.row.slug, race.row.id, source, subject, claimant, (corrects or 0) + 1, changed=True)
 
 
 def _check_code(field_name: str, code: str, levels: set[Level]) -> Rejected | None:
@@ -185,7 +100,26 @@ def _check_code(field_name: str, code: str, levels: set[Level]) -> Rejected | No
     return None
 
 
+#: Most TPS a planning keeps (`Planning.known_tps`).
+MAX_KNOWN_TPS = 1_000_000
 _TPS = select(Tps.id, Tps.registered_voters).where(Tps.race_id == bindparam("race_id"), Tps.code == bindparam("code"))
+
+
+async def _tps(session: AsyncSession, race_id: int, code: str) -> tuple[int, int] | None:
+    """A TPS's id and DPT, or None if the race has no such TPS."""
+    planner = planning(session)
+    known = planner.known_tps if planner is not None else {}
+    tps = known.get((race_id, code))
+    if tps is None:
+        found = (await session.execute(_TPS, {"race_id": race_id, "code": code})).one_or_none()
+        if found is None:
+            return None
+        tps = (found.id, found.registered_voters)
+        if planner is not None and found.registered_voters > 0:
+            if len(known) >= MAX_KNOWN_TPS:
+                known.clear()
+            known[(race_id, code)] = tps
+    return tps
 
 
 async def submit_tps_tally(
@@ -201,12 +135,12 @@ async def submit_tps_tally(
     race = await _race(catalog, entry.race, entry.tps_code)
     if race is None:
         return _no_race(entry.race, entry.tps_code)
-    found = await session.execute(_TPS, {"race_id": race.row.id, "code": entry.tps_code})
-    tps = found.one_or_none()
+    tps = await _tps(session, race.row.id, entry.tps_code)
     if tps is None:
         return Rejected([FieldError("tps", f"no TPS {entry.tps_code} in race {race.row.slug}")])
+    tps_id, registered_voters = tps
     checked = check_tps_entry(
-        entry, paslon=race.numbers, registered_voters=tps.registered_voters, voter_cap=race.row.voter_cap_per_tps
+        entry, paslon=race.numbers, registered_voters=registered_voters, voter_cap=race.row.voter_cap_per_tps
     )
     if checked.reasons:
         return Rejected(checked.reasons)
@@ -235,7 +169,7 @@ async def submit_tps_tally(
         votes_by_number=entry.votes,
         corrects=entry.corrects_version,
         now=now,
-        tps_id=tps.id,
+        tps_id=tps_id,
     )
 
 
