@@ -114,7 +114,7 @@ def _client(settings: Settings, url: str) -> ProbeClient | httpx.AsyncClient:
     """One client, so one connection, per target: a hanging target never holds up the others. httpx only where a
     proxy is configured for the URL (the probe client connects directly)."""
     if not _proxied(url):
-        return ProbeClient(timeout=settings.timeout_seconds)
+        return ProbeClient()  # no timeout of its own: the probe's deadline (Thresholds.timeout_seconds) covers it all
     return httpx.AsyncClient(
         timeout=settings.timeout_seconds,
         headers={"User-Agent": "pantau-monitor"},

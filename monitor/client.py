@@ -58,18 +58,23 @@ class ProbeClient:
         self._idle: _Connection | None = None
 
     async def get(self, url: str) -> Answer:
-        origin = self._origins.get(url) or self._origin(url)
+        if self.timeout is None:
+            return await self._get(url)
         async with asyncio.timeout(self.timeout):
-            connection, self._idle = self._idle, None
-            if connection is None or not connection.usable:
-                if connection is not None:
-                    connection.close()
-                connection = await self._connect(origin)
-            try:
-                answer = await connection.exchange(origin.request)
-            except BaseException:  # a timeout or a failure leaves the connection mid-answer: it cannot be reused
+            return await self._get(url)
+
+    async def _get(self, url: str) -> Answer:
+        origin = self._origins.get(url) or self._origin(url)
+        connection, self._idle = self._idle, None
+        if connection is None or not connection.usable:
+            if connection is not None:
                 connection.close()
-                raise
+            connection = await self._connect(origin)
+        try:
+            answer = await connection.exchange(origin.request)
+        except BaseException:  # a timeout or a failure leaves the connection mid-answer: it cannot be reused
+            connection.close()
+            raise
         if connection.usable and self._idle is None:
             self._idle = connection
         else:

@@ -11,15 +11,19 @@ import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 import uvloop
 
+from monitor.app import create_app
 from monitor.client import ProbeClient
 from monitor.probe import Client, ProbeResult, Reason, Thresholds, probe
-from monitor.settings import Target
+from monitor.settings import Settings, Target
+from sirekap.clock import Clock
+from tests.servers import serving_here
 
 NOW = datetime(2020, 12, 9, 7, 0, tzinfo=UTC)
 THRESHOLDS = Thresholds(timedelta(hours=1), timedelta(hours=2), ZoneInfo("Asia/Jakarta"), timeout_seconds=2.0)
@@ -279,3 +283,17 @@ def test_under_uvloop_as_the_monitor_runs() -> None:
         return [r.reason for r in results]
 
     assert uvloop.run(main()) == [Reason.UP, Reason.UP]
+
+
+async def test_a_proxy_set_in_the_environment_is_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    url = "http://sirekap.invalid/pilkada/hhcw/pkwkk/53/5304.json"
+    async for proxy in scripted(lambda n: answer(200, DOCUMENT)):
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.split("/pilkada")[0])
+        for variable in ("http_proxy", "NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(variable, raising=False)
+        settings = Settings(targets=(Target("belu", url),), database_url=f"sqlite:///{tmp_path}/monitor.db")
+        app = create_app(settings, clock=Clock(wall=NOW.timestamp), run_loop=False)
+        async with serving_here(app):
+            (result,) = await app.state.monitor.probe_all()
+    assert result.reason is Reason.UP
+    assert proxy.requests[0].startswith(f"GET {url} HTTP/1.1\r\n".encode())
