@@ -206,6 +206,9 @@ class _Connection(asyncio.Protocol):
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        if 100 <= self.parser.get_status_code() < 200:  # an interim answer (103 Early Hints): the real one follows
+            self.body, self.encoding, self.delimited, self.headers_done = [], b"", False, False
+            return
         self.delimited = True
         self._complete(self.parser.should_keep_alive())
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import shutil
 import socket
+import ssl
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -104,11 +107,12 @@ class Scripted:
             writer.close()
 
 
-async def scripted(script: Callable[[int], Action]) -> AsyncIterator[Scripted]:
+async def scripted(script: Callable[[int], Action], tls: ssl.SSLContext | None = None) -> AsyncIterator[Scripted]:
     server = Scripted(script)
-    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=tls)
     port = listening.sockets[0].getsockname()[1]
-    server.url = f"http://127.0.0.1:{port}/pilkada/hhcw/pkwkk/53/5304.json?probe=1"
+    scheme = "https" if tls else "http"
+    server.url = f"{scheme}://localhost:{port}/pilkada/hhcw/pkwkk/53/5304.json?probe=1"
     try:
         yield server
     finally:
@@ -122,9 +126,9 @@ async def probe_with(client: Client, url: str, thresholds: Thresholds = THRESHOL
     return await probe(client, Target("belu", url), now=NOW, thresholds=thresholds)
 
 
-async def both_clients(action: Action) -> tuple[ProbeResult, ProbeResult]:
+async def both_clients(action: Action, tls: ssl.SSLContext | None = None) -> tuple[ProbeResult, ProbeResult]:
     """The same answer probed with this client and with httpx."""
-    async for server in scripted(lambda n: action):
+    async for server in scripted(lambda n: action, tls):
         client = ProbeClient(timeout=2.0)
         try:
             ours = await probe_with(client, server.url)
@@ -142,6 +146,11 @@ def outcome(result: ProbeResult) -> tuple[Reason, str, int | None]:
 ANSWERS: dict[str, tuple[Action, Reason, str]] = {
     "up": (answer(200, DOCUMENT, "Content-Type: application/json"), Reason.UP, "HTTP 200"),
     "chunked": (send(chunked(DOCUMENT)), Reason.UP, "HTTP 200"),
+    "early-hints-first": (
+        send(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n" + chunked(DOCUMENT)),
+        Reason.UP,
+        "HTTP 200",
+    ),
     "gzip": (answer(200, gzip.compress(DOCUMENT), "Content-Encoding: gzip"), Reason.UP, "HTTP 200"),
     "body-until-close": (send(b"HTTP/1.0 200 OK\r\n\r\n" + DOCUMENT, keep=False), Reason.UP, "HTTP 200"),
     "5xx": (answer(503, b"<html>503</html>"), Reason.DOWN, "HTTP 503"),
@@ -235,7 +244,7 @@ async def test_one_kept_alive_connection_serves_every_probe() -> None:
     request = server.requests[0].decode()
     assert request.startswith("GET /pilkada/hhcw/pkwkk/53/5304.json?probe=1 HTTP/1.1\r\n")
     port = server.url.split(":")[2].split("/")[0]
-    assert f"\r\nHost: 127.0.0.1:{port}\r\n" in request
+    assert f"\r\nHost: localhost:{port}\r\n" in request
     assert "\r\nUser-Agent: pantau-monitor\r\n" in request
 
 
@@ -297,3 +306,32 @@ async def test_a_proxy_set_in_the_environment_is_used(monkeypatch: pytest.Monkey
             (result,) = await app.state.monitor.probe_all()
     assert result.reason is Reason.UP
     assert proxy.requests[0].startswith(f"GET {url} HTTP/1.1\r\n".encode())
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """A self-signed certificate for localhost: (certificate, key)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    yield cert, key
+
+
+async def test_https_is_verified_and_kept_alive(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    serving_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving_tls.load_cert_chain(cert, key)
+    async for server in scripted(lambda n: answer(200, DOCUMENT), tls=serving_tls):
+        client = ProbeClient(timeout=2.0, ssl_context=ssl.create_default_context(cafile=str(cert)))
+        results = [await probe_with(client, server.url) for _ in range(2)]
+        await client.aclose()
+        ours, theirs = await both_clients(answer(200, DOCUMENT), tls=serving_tls)  # a certificate nobody vouches for
+    assert [r.reason for r in results] == [Reason.UP] * 2
+    assert server.connections == 1
+    assert outcome(ours) == outcome(theirs) == (Reason.DOWN, "connection refused", None)
