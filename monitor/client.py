@@ -90,11 +90,14 @@ class ProbeClient:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{parts.scheme}://'.")
-        if not parts.hostname:
-            raise httpx.UnsupportedProtocol(f"Request URL is missing a host: {url!r}")
         tls = parts.scheme == "https"
-        port = parts.port or (443 if tls else 80)
-        host = parts.hostname.encode("idna").decode("ascii")
+        try:
+            port = parts.port or (443 if tls else 80)
+            host = (parts.hostname or "").encode("idna").decode("ascii")
+        except (ValueError, UnicodeError) as error:  # a port out of range, a host IDNA rejects: still a result
+            raise httpx.UnsupportedProtocol(f"Request URL cannot be used: {error}") from error
+        if not host:
+            raise httpx.UnsupportedProtocol(f"Request URL is missing a host: {url!r}")
         authority = f"[{host}]" if ":" in host else host
         if parts.port is not None and port != (443 if tls else 80):
             authority = f"{authority}:{port}"

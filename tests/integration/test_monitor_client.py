@@ -197,6 +197,13 @@ async def test_refused_is_down_connection_refused() -> None:
     assert outcome(result) == (Reason.DOWN, "connection refused", None)
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/x.json", "http:///x.json", "ftp://sirekap.test/x.json"])
+async def test_a_url_that_cannot_be_fetched_is_down_not_raised(url: str) -> None:
+    client = ProbeClient(timeout=2.0)
+    result = await probe_with(client, url)
+    assert outcome(result) == (Reason.DOWN, "transport error: UnsupportedProtocol", None)
+
+
 async def test_the_deadline_covers_a_silent_server_and_the_connection_is_dropped() -> None:
     script = {1: hang, 2: answer(200, DOCUMENT)}
     async for server in scripted(lambda n: script[n]):
