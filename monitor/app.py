@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -16,6 +18,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from monitor import page, views
+from monitor.client import ProbeClient
 from monitor.metrics import MonitorCollector
 from monitor.runner import Monitor
 from monitor.settings import Settings
@@ -27,16 +30,7 @@ from sirekap.clock import Clock
 def create_app(settings: Settings, *, clock: Clock | None = None, run_loop: bool = True) -> Starlette:
     """The monitor app. With `run_loop=False` nothing probes by itself: tests call `app.state.monitor.probe_all()`."""
     store = Store(settings.database_url)
-    # One client, so one connection pool, per target: a hanging target never holds up the others, and a probe never
-    # waits in (or walks) a pool shared with hundreds of connections.
-    clients = {
-        target.name: httpx.AsyncClient(
-            timeout=settings.timeout_seconds,
-            headers={"User-Agent": "pantau-monitor"},
-            limits=httpx.Limits(max_connections=2, max_keepalive_connections=1),
-        )
-        for target in settings.targets
-    }
+    clients = {target.name: _client(settings, target.url) for target in settings.targets}
     registry = CollectorRegistry()
     monitor = Monitor(settings, store, clients, clock=clock, registry=registry)
     registry.register(MonitorCollector(monitor))
@@ -114,6 +108,26 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_loop: bool
     app.state.monitor = monitor
     app.state.registry = registry
     return app
+
+
+def _client(settings: Settings, url: str) -> ProbeClient | httpx.AsyncClient:
+    """One client, so one connection, per target: a hanging target never holds up the others. httpx only where a
+    proxy is configured for the URL (the probe client connects directly)."""
+    if not _proxied(url):
+        return ProbeClient()  # no timeout of its own: the probe's deadline (Thresholds.timeout_seconds) covers it all
+    return httpx.AsyncClient(
+        timeout=settings.timeout_seconds,
+        headers={"User-Agent": "pantau-monitor"},
+        limits=httpx.Limits(max_connections=2, max_keepalive_connections=1),
+    )
+
+
+def _proxied(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    proxies = urllib.request.getproxies()
+    return bool(proxies.get(parts.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(
+        parts.hostname or ""
+    )
 
 
 def _time(value: str | None) -> datetime | None:

@@ -18,6 +18,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -35,6 +36,21 @@ class Reason(enum.StrEnum):
     INVALID = "invalid"
     STALE = "stale"
     FROZEN = "frozen"
+
+
+class Answer(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+
+class Client(Protocol):
+    """What a probe fetches with: `monitor.client.ProbeClient`, or an `httpx.AsyncClient` (tests hand it one with a
+    MockTransport). Transport failures are httpx's exceptions either way."""
+
+    async def get(self, url: str) -> Answer: ...
 
 
 @dataclass(frozen=True)
@@ -77,7 +93,7 @@ class Thresholds:
 
 
 async def probe(
-    client: httpx.AsyncClient,
+    client: Client,
     target: Target,
     *,
     now: datetime,
@@ -144,7 +160,7 @@ async def probe(
     return result(Reason.UP, f"HTTP {status}", status, document, content)
 
 
-async def _get(client: httpx.AsyncClient, url: str) -> httpx.Response:
+async def _get(client: Client, url: str) -> Answer:
     """GET, once more on a fresh connection when a kept-alive one turns out to be closed by the server (as idle
     connections are, and all of them when a server goes down): the probe asks whether a client can read the
     document, not whether an old connection survived."""

@@ -11,11 +11,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import httpx
 from prometheus_client import CollectorRegistry, Histogram
 
 from monitor.incidents import Availability, Incident, Round, TargetState, availability, step
-from monitor.probe import Freshness, ProbeResult, Reason, Thresholds, next_freshness, probe
+from monitor.probe import Client, Freshness, ProbeResult, Reason, Thresholds, next_freshness, probe
 from monitor.settings import Settings, Target
 from monitor.store import Store
 from sirekap.clock import Clock
@@ -49,7 +48,7 @@ class Monitor:
         self,
         settings: Settings,
         store: Store,
-        clients: Mapping[str, httpx.AsyncClient],
+        clients: Mapping[str, Client],
         *,
         clock: Clock | None = None,
         registry: CollectorRegistry | None = None,

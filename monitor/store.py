@@ -45,6 +45,10 @@ class ProbeRow(Base):
     tps_total: Mapped[int | None] = mapped_column(Integer)
 
 
+#: The probes' table, for a Core insert.
+PROBES = Base.metadata.tables[ProbeRow.__tablename__]
+
+
 class IncidentRow(Base):
     __tablename__ = "monitor_incidents"
 
@@ -90,7 +94,8 @@ class Store:
         states, changed = [], {}
         async with self.sessions.begin() as session:
             if round_:
-                await session.execute(insert(ProbeRow), [_probe_row(result) for result, *_ in round_])
+                # a Core insert of the table: one executemany, without the ORM bulk path's per-row bookkeeping
+                await session.execute(insert(PROBES), [_probe_row(result) for result, *_ in round_])
             for result, state, freshness, opened, closed in round_:
                 if opened is not None:
                     new_id = await session.scalar(
