@@ -63,8 +63,7 @@ def fields_in(value: Any) -> int:
     return 0
 
 
-async def prepare(path: Path) -> str:
-    url = f"sqlite:///{path}"
+async def prepare(url: str) -> str:
     await load_dataset(url, "belu-2020", until=None)
     engine = create_engine(url)
     try:
@@ -87,9 +86,10 @@ async def prepare(path: Path) -> str:
     return url
 
 
-async def run(quick: bool) -> dict[str, dict[str, float]]:
-    workdir = Path(tempfile.mkdtemp(prefix="pantau-floor-"))
-    url = await prepare(workdir / "belu.db")
+async def run(quick: bool, database_url: str | None = None) -> dict[str, dict[str, float]]:
+    if database_url is None:
+        database_url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='pantau-floor-')) / 'belu.db'}"
+    url = await prepare(database_url)
     settings = Settings(database_url=url)
     schema = pantau_schema(settings)
     floor_schema = build_schema((ROOT / "schema.graphql").read_text())
@@ -132,8 +132,11 @@ async def run(quick: bool) -> dict[str, dict[str, float]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds (under a minute)")
+    parser.add_argument(
+        "--database-url", help="an empty database to load Belu into (default: a new SQLite file), e.g. PostgreSQL"
+    )
     ns = parser.parse_args()
-    results = asyncio.run(run(ns.quick))
+    results = asyncio.run(run(ns.quick, ns.database_url))
     print("baseline: bare graphql-core on the same schema shape, default resolvers over the same answer as dicts")
     print(f"{'document':<22} {'fields':>6} {'pantau µs':>10} {'floor µs':>9} {'µs/field':>9} {'floor':>7} {'ratio':>6}")
     for name, r in results.items():

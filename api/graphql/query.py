@@ -16,7 +16,7 @@ from api.graphql.types import FindingSeverity, Race, Region, Source
 from api.graphql.upstream import Upstream, upstream_status
 from api.read.catalog import RaceRow
 from api.read.findings import Severity
-from api.read.tps import MAX_PAGE, CursorError, TpsFilter, TpsOrder, tps_page
+from api.read.tps import MAX_PAGE, CursorError, TpsFilter, TpsOrder, TpsRow, tps_count, tps_page
 from api.storage import models
 from sirekap.codes import CodeError, Level, level_of
 
@@ -25,15 +25,30 @@ TpsOrderEnum = strawberry.enum(TpsOrder, description="How TPS pages are ordered 
 
 @strawberry.type(description="A TPS in a page, with the cursor to continue after it.")
 class TpsEdge:
-    cursor: str = strawberry.field(description="Pass as `after` to get the TPS that follow.")
+    row: strawberry.Private[TpsRow]
+    cursor: str = strawberry.field(
+        resolver=lambda root: root.row.cursor,  # encoded only for the edges whose cursor is asked
+        description="Pass as `after` to get the TPS that follow.",
+    )
     node: Tps = strawberry.field(description="The TPS.")
 
 
 @strawberry.type(description="A page of TPS in keyset order.")
 class TpsConnection:
+    race: strawberry.Private[RaceRow]
+    filters: strawberry.Private[TpsFilter]
     edges: list[TpsEdge] = strawberry.field(description="The TPS of this page.")
     page_info: PageInfo = strawberry.field(description="Paging state.")
-    total_count: int = strawberry.field(description="How many TPS match the filters in all pages.")
+
+    @strawberry.field(description="How many TPS match the filters in all pages.")
+    async def total_count(self, info: Info) -> int:
+        """Counted only when asked; with the region as the only filter, the catalog's TPS total, no statement."""
+        if self.filters.only_region():
+            code = self.filters.region_code or self.race.region_code
+            if level_of(code) is not Level.TPS:
+                return (await info.context.loaders.catalog.tps_totals(self.race.id, [code])).get(code, 0)
+        async with info.context.sessions() as session:
+            return await tps_count(session, self.race.id, self.filters, self.race.region_code)
 
 
 async def _race_for(info: Info, slug: str | None, code: str) -> RaceRow | None:
@@ -132,13 +147,12 @@ class Query:
                     descending=descending,
                     first=first,
                     after=after,
-                    race_region=found_race.region_code,
                 )
         except CursorError as error:
             raise PublicError(str(error)) from error
         edges = [
             TpsEdge(
-                cursor=row.cursor,
+                row=row,
                 node=Tps(
                     id=row.id,
                     race_id=found_race.id,
@@ -151,10 +165,12 @@ class Query:
             )
             for row in page.rows
         ]
+        end_cursor = page.rows[-1].cursor if page.rows else None
         return TpsConnection(
+            race=found_race,
+            filters=filters,
             edges=edges,
-            page_info=PageInfo.of(edges, page.has_next_page),
-            total_count=page.total_count,
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=end_cursor),
         )
 
     @strawberry.field(

@@ -7,6 +7,7 @@ them best from one namespace; the rules they show are pure code in `api.read.sta
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated
@@ -104,8 +105,22 @@ class Finding:
         ]
 
 
+@functools.lru_cache(maxsize=1024)
+def _paslon_of(row: PaslonRow) -> Paslon:
+    """One Paslon per catalog row: a breakdown's results share them instead of building one per result."""
+    return Paslon.of(row)
+
+
+def _paslon(p: PaslonRow | models.Paslon) -> Paslon:
+    return _paslon_of(p) if isinstance(p, PaslonRow) else Paslon.of(p)
+
+
 @strawberry.type(description="One source's numbers for one region.")
 class Result:
+    #: The moments behind asOf and receivedAt, converted to the race's zone only when asked.
+    as_of_utc: strawberry.Private[datetime | None]
+    received_at_utc: strawberry.Private[datetime | None]
+    time_zone: strawberry.Private[str]
     source: Source = strawberry.field(description="Where the numbers come from.")  # type: ignore[valid-type]
     status: ResultStatus = strawberry.field(description="Provisional, claim or official.")  # type: ignore[valid-type]
     votes: list[PaslonVotes] = strawberry.field(description="Votes per paslon, by ballot number.")
@@ -113,11 +128,17 @@ class Result:
     invalid: int | None = strawberry.field(description="Invalid votes (suara tidak sah).")
     total: int | None = strawberry.field(description="All ballots cast.")
     coverage: Coverage = strawberry.field(description="How complete this source is for the region.")
-    as_of: Timestamp | None = strawberry.field(description="The source's own time for these numbers.")
+    as_of: Timestamp | None = strawberry.field(
+        resolver=lambda root: Timestamp.of(root.as_of_utc, root.time_zone),
+        description="The source's own time for these numbers.",
+    )
     as_of_date: date | None = strawberry.field(
         description="The source's day, when only the day is known (asOf is then null)."
     )
-    received_at: Timestamp | None = strawberry.field(description="When Pantau received them.")
+    received_at: Timestamp | None = strawberry.field(
+        resolver=lambda root: Timestamp.of(root.received_at_utc, root.time_zone),
+        description="When Pantau received them.",
+    )
     leader: Paslon | None = strawberry.field(description="The pair with the most votes; null on a tie or no votes.")
     margin: int | None = strawberry.field(description="Votes between the leader and the runner-up.")
     claimant: Paslon | None = strawberry.field(description="For a posko claim: the pair whose post made it.")
@@ -131,7 +152,7 @@ class Result:
         ordered = sorted(paslon, key=lambda p: p.number)
         by_number = {p.number: r.votes.get(p.id, 0) for p in ordered}
         share = standings.shares(by_number)
-        votes = [PaslonVotes(paslon=Paslon.of(p), votes=by_number[p.number], share=share[p.number]) for p in ordered]
+        votes = [PaslonVotes(paslon=_paslon(p), votes=by_number[p.number], share=share[p.number]) for p in ordered]
         lead = standings.lead(by_number)
         leader = next((v.paslon for v in votes if v.paslon.number == lead.leader), None)
         claimant = next((p for p in paslon if p.number == r.claimant), None) if r.claimant else None
@@ -148,12 +169,13 @@ class Result:
                 expected=r.expected,
                 ratio=(r.reported / r.expected) if r.expected else None,
             ),
-            as_of=Timestamp.of(r.as_of, time_zone),
-            received_at=Timestamp.of(r.received_at, time_zone),
+            as_of_utc=r.as_of,
+            received_at_utc=r.received_at,
+            time_zone=time_zone,
             as_of_date=r.as_of_date,
             leader=leader,
             margin=lead.margin,
-            claimant=Paslon.of(claimant) if claimant else None,
+            claimant=_paslon(claimant) if claimant else None,
             note=r.note,
             findings=Finding.many(r.findings),
             is_official=r.status is models.TallyStatus.OFFICIAL and r.source is not models.Source.POSKO,
