@@ -6,7 +6,6 @@ them best from one namespace; the rules they show are pure code in `api.read.sta
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -302,12 +301,7 @@ class Region:
 
     @strawberry.field(description="One source's result here; null when the source has none for this level.")
     async def results(self, info: Info, source: Source) -> Result | None:  # type: ignore[valid-type]
-        if source is models.Source.POSKO or not read.applies(source, self.code):
-            return None
-        found = await info.context.loaders.result.load((self.race_id, source, self.code))
-        if found is None:
-            return None
-        return Result.of(found, await info.context.loaders.catalog.paslon(self.race_id), self.time_zone)
+        return (await _results(info, [(self, source)]))[0]
 
     @strawberry.field(description="The posko claims made for this region, one per claiming paslon.")
     async def claims(self, info: Info) -> list[Result]:
@@ -317,24 +311,43 @@ class Region:
 
     @strawberry.field(description="Every source side by side, with the official result marked and claims apart.")
     async def comparison(self, info: Info) -> Comparison:
-        found = await asyncio.gather(*(self.results(info, s) for s in REGION_SOURCES))
+        found = await _results(info, [(self, s) for s in REGION_SOURCES])
         return compare([r for r in found if r is not None], await self.claims(info))
 
     @strawberry.field(description="Each child region with its result for one source, in one query.")
     async def breakdown(self, info: Info, source: Source) -> list[RegionResult]:  # type: ignore[valid-type]
         children = await self.children(info)
-        found = await asyncio.gather(*(child.results(info, source) for child in children))
+        found = await _results(info, [(child, source) for child in children])
         return [RegionResult(region=c, result=r) for c, r in zip(children, found, strict=True)]
 
     @strawberry.field(description="Where the region stands: waiting, partial, count complete, plenos done, official.")
     async def status(self, info: Info) -> RegionStatus:  # type: ignore[valid-type]
-        found = await asyncio.gather(*(self.results(info, s) for s in REGION_SOURCES))
+        found = await _results(info, [(self, s) for s in REGION_SOURCES])
         level = level_of(self.code)
         kecamatan_pleno_in = False
         if level is Level.DESA:
             key = (self.race_id, models.Source.PLENO_KECAMATAN, self.code[:6])
             kecamatan_pleno_in = await info.context.loaders.result.load(key) is not None
         return standings.region_status(level, [r.standing for r in found if r is not None], kecamatan_pleno_in)
+
+
+async def _results(info: Info, wanted: Sequence[tuple[Region, models.Source]]) -> list[Result | None]:
+    """Each (region, source)'s result, null where the source has none for the region's level: one load of the
+    request's DataLoader for all of them (a breakdown's children, a comparison's sources), no task per result."""
+    asked = [source is not models.Source.POSKO and read.applies(source, region.code) for region, source in wanted]
+    keys = [(region.race_id, source, region.code) for (region, source), ask in zip(wanted, asked, strict=True) if ask]
+    loaded = iter(await info.context.loaders.result.load_many(keys) if keys else [])
+    out: list[Result | None] = []
+    paslon: dict[int, list[PaslonRow]] = {}
+    for (region, _source), ask in zip(wanted, asked, strict=True):
+        found = next(loaded) if ask else None
+        if found is None:
+            out.append(None)
+            continue
+        if region.race_id not in paslon:
+            paslon[region.race_id] = await info.context.loaders.catalog.paslon(region.race_id)
+        out.append(Result.of(found, paslon[region.race_id], region.time_zone))
+    return out
 
 
 @strawberry.type(description="A child region and its result for the requested source.")
