@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import strawberry
 from sqlalchemy import select
+from strawberry.types.nodes import SelectedField, Selection
 
 from api.graphql.context import Info
 from api.graphql.errors import PublicError
@@ -35,20 +37,22 @@ class TpsEdge:
 
 @strawberry.type(description="A page of TPS in keyset order.")
 class TpsConnection:
-    race: strawberry.Private[RaceRow]
-    filters: strawberry.Private[TpsFilter]
     edges: list[TpsEdge] = strawberry.field(description="The TPS of this page.")
     page_info: PageInfo = strawberry.field(description="Paging state.")
+    total_count: int = strawberry.field(description="How many TPS match the filters in all pages.")
 
-    @strawberry.field(description="How many TPS match the filters in all pages.")
-    async def total_count(self, info: Info) -> int:
-        """Counted only when asked; with the region as the only filter, the catalog's TPS total, no statement."""
-        if self.filters.only_region():
-            code = self.filters.region_code or self.race.region_code
-            if level_of(code) is not Level.TPS:
-                return (await info.context.loaders.catalog.tps_totals(self.race.id, [code])).get(code, 0)
-        async with info.context.sessions() as session:
-            return await tps_count(session, self.race.id, self.filters, self.race.region_code)
+
+def _asks_for(selections: Sequence[Selection], name: str, *, within: bool = False) -> bool:
+    """Whether a field of this name is selected here, fragments included; `within`: inside these fields (the nodes of
+    the field being resolved, several when a document repeats it)."""
+    for selection in selections:
+        if isinstance(selection, SelectedField) and not within:
+            found = selection.name == name
+        else:  # a fragment, or one of the nodes of the field being resolved: look inside
+            found = _asks_for(selection.selections, name)
+        if found:
+            return True
+    return False
 
 
 async def _race_for(info: Info, slug: str | None, code: str) -> RaceRow | None:
@@ -136,6 +140,12 @@ class Query:
             _check_code(region)
         found_race = await _race_named(info, race)
         filters = TpsFilter(region, status, reported_by, has_findings, min_registered_voters, max_registered_voters)
+        # Counted only when asked; with the region as the only filter, the catalog's TPS total, no statement.
+        count = 0
+        counting = _asks_for(info.selected_fields, "totalCount", within=True)
+        code = filters.region_code or found_race.region_code
+        if counting and filters.only_region() and level_of(code) is not Level.TPS:
+            count, counting = (await info.context.loaders.catalog.tps_totals(found_race.id, [code])).get(code, 0), False
         try:
             async with info.context.sessions() as session:
                 page = await tps_page(
@@ -148,6 +158,8 @@ class Query:
                     first=first,
                     after=after,
                 )
+                if counting:
+                    count = await tps_count(session, found_race.id, filters, found_race.region_code)
         except CursorError as error:
             raise PublicError(str(error)) from error
         edges = [
@@ -167,10 +179,9 @@ class Query:
         ]
         end_cursor = page.rows[-1].cursor if page.rows else None
         return TpsConnection(
-            race=found_race,
-            filters=filters,
             edges=edges,
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=end_cursor),
+            total_count=count,
         )
 
     @strawberry.field(

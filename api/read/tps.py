@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Integer, Select, String, and_, bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,8 +73,9 @@ class TpsFilter:
         )
 
 
-@dataclass(frozen=True)
-class TpsRow:
+class TpsRow(NamedTuple):
+    """One TPS of a page (a tuple: a page builds a hundred of them)."""
+
     id: int
     code: str
     number: int
