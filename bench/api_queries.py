@@ -214,6 +214,9 @@ async def _sirekap_for_belu(url: str) -> None:
                 for tps in belu_2020().tps
             ]  # fmt: skip
             await record_tallies(session, race, Source.SIREKAP, writes, received_at=time_now())
+        from bench.graphql_floor import analyze
+
+        await analyze(engine)  # planner statistics, as a database in service has them
     finally:
         await engine.dispose()
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import strawberry
 from sqlalchemy import select
+from strawberry.types.nodes import SelectedField, Selection
 
 from api.graphql.context import Info
 from api.graphql.errors import PublicError
@@ -16,7 +18,7 @@ from api.graphql.types import FindingSeverity, Race, Region, Source
 from api.graphql.upstream import Upstream, upstream_status
 from api.read.catalog import RaceRow
 from api.read.findings import Severity
-from api.read.tps import MAX_PAGE, CursorError, TpsFilter, TpsOrder, tps_page
+from api.read.tps import MAX_PAGE, CursorError, TpsFilter, TpsOrder, TpsRow, tps_count, tps_page
 from api.storage import models
 from sirekap.codes import CodeError, Level, level_of
 
@@ -25,7 +27,11 @@ TpsOrderEnum = strawberry.enum(TpsOrder, description="How TPS pages are ordered 
 
 @strawberry.type(description="A TPS in a page, with the cursor to continue after it.")
 class TpsEdge:
-    cursor: str = strawberry.field(description="Pass as `after` to get the TPS that follow.")
+    row: strawberry.Private[TpsRow]
+    cursor: str = strawberry.field(
+        resolver=lambda root: root.row.cursor,  # encoded only for the edges whose cursor is asked
+        description="Pass as `after` to get the TPS that follow.",
+    )
     node: Tps = strawberry.field(description="The TPS.")
 
 
@@ -34,6 +40,19 @@ class TpsConnection:
     edges: list[TpsEdge] = strawberry.field(description="The TPS of this page.")
     page_info: PageInfo = strawberry.field(description="Paging state.")
     total_count: int = strawberry.field(description="How many TPS match the filters in all pages.")
+
+
+def _asks_for(selections: Sequence[Selection], name: str, *, within: bool = False) -> bool:
+    """Whether a field of this name is selected here, fragments included; `within`: inside these fields (the nodes of
+    the field being resolved, several when a document repeats it)."""
+    for selection in selections:
+        if isinstance(selection, SelectedField) and not within:
+            found = selection.name == name
+        else:  # a fragment, or one of the nodes of the field being resolved: look inside
+            found = _asks_for(selection.selections, name)
+        if found:
+            return True
+    return False
 
 
 async def _race_for(info: Info, slug: str | None, code: str) -> RaceRow | None:
@@ -121,6 +140,12 @@ class Query:
             _check_code(region)
         found_race = await _race_named(info, race)
         filters = TpsFilter(region, status, reported_by, has_findings, min_registered_voters, max_registered_voters)
+        # Counted only when asked; with the region as the only filter, the catalog's TPS total, no statement.
+        count = 0
+        counting = _asks_for(info.selected_fields, "totalCount", within=True)
+        code = filters.region_code or found_race.region_code
+        if counting and filters.only_region() and level_of(code) is not Level.TPS:
+            count, counting = (await info.context.loaders.catalog.tps_totals(found_race.id, [code])).get(code, 0), False
         try:
             async with info.context.sessions() as session:
                 page = await tps_page(
@@ -132,13 +157,14 @@ class Query:
                     descending=descending,
                     first=first,
                     after=after,
-                    race_region=found_race.region_code,
                 )
+                if counting:
+                    count = await tps_count(session, found_race.id, filters, found_race.region_code)
         except CursorError as error:
             raise PublicError(str(error)) from error
         edges = [
             TpsEdge(
-                cursor=row.cursor,
+                row=row,
                 node=Tps(
                     id=row.id,
                     race_id=found_race.id,
@@ -151,10 +177,11 @@ class Query:
             )
             for row in page.rows
         ]
+        end_cursor = page.rows[-1].cursor if page.rows else None
         return TpsConnection(
             edges=edges,
-            page_info=PageInfo.of(edges, page.has_next_page),
-            total_count=page.total_count,
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=end_cursor),
+            total_count=count,
         )
 
     @strawberry.field(

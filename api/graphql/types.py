@@ -6,7 +6,7 @@ them best from one namespace; the rules they show are pure code in `api.read.sta
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated
@@ -104,8 +104,22 @@ class Finding:
         ]
 
 
+@functools.lru_cache(maxsize=1024)
+def _paslon_of(row: PaslonRow) -> Paslon:
+    """One Paslon per catalog row: a breakdown's results share them instead of building one per result."""
+    return Paslon.of(row)
+
+
+def _paslon(p: PaslonRow | models.Paslon) -> Paslon:
+    return _paslon_of(p) if isinstance(p, PaslonRow) else Paslon.of(p)
+
+
 @strawberry.type(description="One source's numbers for one region.")
 class Result:
+    #: The moments behind asOf and receivedAt, converted to the race's zone only when asked.
+    as_of_utc: strawberry.Private[datetime | None]
+    received_at_utc: strawberry.Private[datetime | None]
+    time_zone: strawberry.Private[str]
     source: Source = strawberry.field(description="Where the numbers come from.")  # type: ignore[valid-type]
     status: ResultStatus = strawberry.field(description="Provisional, claim or official.")  # type: ignore[valid-type]
     votes: list[PaslonVotes] = strawberry.field(description="Votes per paslon, by ballot number.")
@@ -113,11 +127,17 @@ class Result:
     invalid: int | None = strawberry.field(description="Invalid votes (suara tidak sah).")
     total: int | None = strawberry.field(description="All ballots cast.")
     coverage: Coverage = strawberry.field(description="How complete this source is for the region.")
-    as_of: Timestamp | None = strawberry.field(description="The source's own time for these numbers.")
+    as_of: Timestamp | None = strawberry.field(
+        resolver=lambda root: Timestamp.of(root.as_of_utc, root.time_zone),
+        description="The source's own time for these numbers.",
+    )
     as_of_date: date | None = strawberry.field(
         description="The source's day, when only the day is known (asOf is then null)."
     )
-    received_at: Timestamp | None = strawberry.field(description="When Pantau received them.")
+    received_at: Timestamp | None = strawberry.field(
+        resolver=lambda root: Timestamp.of(root.received_at_utc, root.time_zone),
+        description="When Pantau received them.",
+    )
     leader: Paslon | None = strawberry.field(description="The pair with the most votes; null on a tie or no votes.")
     margin: int | None = strawberry.field(description="Votes between the leader and the runner-up.")
     claimant: Paslon | None = strawberry.field(description="For a posko claim: the pair whose post made it.")
@@ -131,7 +151,7 @@ class Result:
         ordered = sorted(paslon, key=lambda p: p.number)
         by_number = {p.number: r.votes.get(p.id, 0) for p in ordered}
         share = standings.shares(by_number)
-        votes = [PaslonVotes(paslon=Paslon.of(p), votes=by_number[p.number], share=share[p.number]) for p in ordered]
+        votes = [PaslonVotes(paslon=_paslon(p), votes=by_number[p.number], share=share[p.number]) for p in ordered]
         lead = standings.lead(by_number)
         leader = next((v.paslon for v in votes if v.paslon.number == lead.leader), None)
         claimant = next((p for p in paslon if p.number == r.claimant), None) if r.claimant else None
@@ -148,12 +168,13 @@ class Result:
                 expected=r.expected,
                 ratio=(r.reported / r.expected) if r.expected else None,
             ),
-            as_of=Timestamp.of(r.as_of, time_zone),
-            received_at=Timestamp.of(r.received_at, time_zone),
+            as_of_utc=r.as_of,
+            received_at_utc=r.received_at,
+            time_zone=time_zone,
             as_of_date=r.as_of_date,
             leader=leader,
             margin=lead.margin,
-            claimant=Paslon.of(claimant) if claimant else None,
+            claimant=_paslon(claimant) if claimant else None,
             note=r.note,
             findings=Finding.many(r.findings),
             is_official=r.status is models.TallyStatus.OFFICIAL and r.source is not models.Source.POSKO,
@@ -280,12 +301,7 @@ class Region:
 
     @strawberry.field(description="One source's result here; null when the source has none for this level.")
     async def results(self, info: Info, source: Source) -> Result | None:  # type: ignore[valid-type]
-        if source is models.Source.POSKO or not read.applies(source, self.code):
-            return None
-        found = await info.context.loaders.result.load((self.race_id, source, self.code))
-        if found is None:
-            return None
-        return Result.of(found, await info.context.loaders.catalog.paslon(self.race_id), self.time_zone)
+        return (await _results(info, [(self, source)]))[0]
 
     @strawberry.field(description="The posko claims made for this region, one per claiming paslon.")
     async def claims(self, info: Info) -> list[Result]:
@@ -295,24 +311,43 @@ class Region:
 
     @strawberry.field(description="Every source side by side, with the official result marked and claims apart.")
     async def comparison(self, info: Info) -> Comparison:
-        found = await asyncio.gather(*(self.results(info, s) for s in REGION_SOURCES))
+        found = await _results(info, [(self, s) for s in REGION_SOURCES])
         return compare([r for r in found if r is not None], await self.claims(info))
 
     @strawberry.field(description="Each child region with its result for one source, in one query.")
     async def breakdown(self, info: Info, source: Source) -> list[RegionResult]:  # type: ignore[valid-type]
         children = await self.children(info)
-        found = await asyncio.gather(*(child.results(info, source) for child in children))
+        found = await _results(info, [(child, source) for child in children])
         return [RegionResult(region=c, result=r) for c, r in zip(children, found, strict=True)]
 
     @strawberry.field(description="Where the region stands: waiting, partial, count complete, plenos done, official.")
     async def status(self, info: Info) -> RegionStatus:  # type: ignore[valid-type]
-        found = await asyncio.gather(*(self.results(info, s) for s in REGION_SOURCES))
+        found = await _results(info, [(self, s) for s in REGION_SOURCES])
         level = level_of(self.code)
         kecamatan_pleno_in = False
         if level is Level.DESA:
             key = (self.race_id, models.Source.PLENO_KECAMATAN, self.code[:6])
             kecamatan_pleno_in = await info.context.loaders.result.load(key) is not None
         return standings.region_status(level, [r.standing for r in found if r is not None], kecamatan_pleno_in)
+
+
+async def _results(info: Info, wanted: Sequence[tuple[Region, models.Source]]) -> list[Result | None]:
+    """Each (region, source)'s result, null where the source has none for the region's level: one load of the
+    request's DataLoader for all of them (a breakdown's children, a comparison's sources), no task per result."""
+    asked = [source is not models.Source.POSKO and read.applies(source, region.code) for region, source in wanted]
+    keys = [(region.race_id, source, region.code) for (region, source), ask in zip(wanted, asked, strict=True) if ask]
+    loaded = iter(await info.context.loaders.result.load_many(keys) if keys else [])
+    out: list[Result | None] = []
+    paslon: dict[int, list[PaslonRow]] = {}
+    for (region, _source), ask in zip(wanted, asked, strict=True):
+        found = next(loaded) if ask else None
+        if found is None:
+            out.append(None)
+            continue
+        if region.race_id not in paslon:
+            paslon[region.race_id] = await info.context.loaders.catalog.paslon(region.race_id)
+        out.append(Result.of(found, paslon[region.race_id], region.time_zone))
+    return out
 
 
 @strawberry.type(description="A child region and its result for the requested source.")

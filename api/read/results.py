@@ -8,6 +8,7 @@ here, beside the record they all return.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -136,6 +137,52 @@ class RegionTally:
     votes: dict[int, int]
 
 
+@functools.lru_cache(maxsize=32)
+def _region_tallies_statement(subjects: bool, prefixes: int) -> Select[Any]:
+    """Current tallies of one source with their votes, built once per shape: at the subjects in `subjects` (a bound
+    list) and/or below `prefixes` patterns `prefix0`, `prefix1`… (LIKE, escaped), for `race_id` and `source`."""
+    tallies, votes, regions = Tally.__table__.c, TallyVote.__table__.c, RaceRegion.__table__.c
+    where = [tallies.race_id == bindparam("race_id"), tallies.source == bindparam("source"), tallies.is_current]
+    if subjects:
+        where.append(tallies.subject_code.in_(bindparam("subjects", expanding=True)))
+    if prefixes:
+        where.append(or_(*(tallies.subject_code.like(bindparam(f"prefix{i}"), escape="/") for i in range(prefixes))))
+    return (
+        select(
+            tallies.id,
+            tallies.subject_code,
+            tallies.claimant,
+            tallies.status,
+            tallies.valid,
+            tallies.invalid,
+            tallies.total,
+            tallies.tps_claimed,
+            tallies.source_ts,
+            tallies.source_date,
+            tallies.received_at,
+            tallies.note,
+            tallies.findings,
+            tallies.version,
+            regions.tps_total,
+            votes.paslon_id,
+            votes.votes,
+        )
+        .select_from(Tally.__table__)
+        .outerjoin(TallyVote.__table__, votes.tally_id == tallies.id)
+        .outerjoin(
+            RaceRegion.__table__,
+            and_(regions.race_id == tallies.race_id, regions.region_code == tallies.subject_code),
+        )
+        .where(and_(*where))
+        .order_by(tallies.subject_code, tallies.claimant)
+    )
+
+
+def _starting_with(prefix: str) -> str:
+    """A LIKE pattern (escape character `/`) for the codes that start with `prefix`."""
+    return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
 async def current_region_tallies(
     session: AsyncSession,
     race_id: int,
@@ -144,36 +191,12 @@ async def current_region_tallies(
     prefixes: Sequence[str] = (),
 ) -> list[RegionTally]:
     """Current tallies of a region-level source at exactly `subjects`, or below any of `prefixes`; one statement."""
-    where = [Tally.race_id == race_id, Tally.source == source, Tally.is_current]
+    values: dict[str, Any] = {"race_id": race_id, "source": Source(source).value}
     if subjects is not None:
-        where.append(Tally.subject_code.in_(subjects))
-    if prefixes:
-        where.append(or_(*(Tally.subject_code.startswith(p, autoescape=True) for p in prefixes)))
-    rows = await session.execute(
-        select(
-            Tally.id,
-            Tally.subject_code,
-            Tally.claimant,
-            Tally.status,
-            Tally.valid,
-            Tally.invalid,
-            Tally.total,
-            Tally.tps_claimed,
-            Tally.source_ts,
-            Tally.source_date,
-            Tally.received_at,
-            Tally.note,
-            Tally.findings,
-            Tally.version,
-            RaceRegion.tps_total,
-            TallyVote.paslon_id,
-            TallyVote.votes,
-        )
-        .outerjoin(TallyVote, TallyVote.tally_id == Tally.id)
-        .outerjoin(RaceRegion, and_(RaceRegion.race_id == Tally.race_id, RaceRegion.region_code == Tally.subject_code))
-        .where(and_(*where))
-        .order_by(Tally.subject_code, Tally.claimant)
-    )
+        values["subjects"] = list(subjects)
+    for i, prefix in enumerate(prefixes):
+        values[f"prefix{i}"] = _starting_with(prefix)
+    rows = await session.execute(_region_tallies_statement(subjects is not None, len(prefixes)), values)
     found: dict[int, RegionTally] = {}
     for tally_id, *fields, paslon_id, count in rows:
         tally = found.get(tally_id)

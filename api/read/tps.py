@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import enum
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Integer, and_, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, String, and_, bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -72,8 +73,9 @@ class TpsFilter:
         )
 
 
-@dataclass(frozen=True)
-class TpsRow:
+class TpsRow(NamedTuple):
+    """One TPS of a page (a tuple: a page builds a hundred of them)."""
+
     id: int
     code: str
     number: int
@@ -82,14 +84,18 @@ class TpsRow:
     valid: int | None
     total: int | None
     sort_key: int | str
-    cursor: str
+    order: TpsOrder
+
+    @property
+    def cursor(self) -> str:
+        """Encoded when asked: a page is usually asked for its last cursor only."""
+        return encode_cursor(self.order, self.sort_key, self.code)
 
 
 @dataclass(frozen=True)
 class TpsPage:
     rows: list[TpsRow]
     has_next_page: bool
-    total_count: int
 
 
 def encode_cursor(order: TpsOrder, key: int | str, code: str) -> str:
@@ -112,29 +118,37 @@ def _any_tps_tally(*extra: ColumnElement[bool]) -> ColumnElement[bool]:
     )
 
 
-def _filters(race_id: int, f: TpsFilter) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [Tps.race_id == race_id]
-    if f.region_code:
-        level = level_of(f.region_code)
-        where.append(Tps.code == f.region_code if level is Level.TPS else _COLUMN_BY_LEVEL[level] == f.region_code)
-    if f.min_registered_voters is not None:
-        where.append(Tps.registered_voters >= f.min_registered_voters)
-    if f.max_registered_voters is not None:
-        where.append(Tps.registered_voters <= f.max_registered_voters)
-    if f.reported_by is not None:
-        where.append(exists().where(Tally.tps_id == Tps.id, Tally.is_current, Tally.source == f.reported_by))
-    if f.has_findings is not None:
+def _where(
+    level: Level | None,
+    min_voters: bool,
+    max_voters: bool,
+    reported_by: bool,
+    has_findings: bool | None,
+    status: TpsStatus | None,
+) -> list[ColumnElement[bool]]:
+    """The filters of one shape (`_shape`), their values bound by name (`_values`)."""
+    where: list[ColumnElement[bool]] = [Tps.race_id == bindparam("race_id", type_=Integer)]
+    if level is not None:
+        region = bindparam("region", type_=String)
+        where.append(Tps.code == region if level is Level.TPS else _COLUMN_BY_LEVEL[level] == region)
+    if min_voters:
+        where.append(Tps.registered_voters >= bindparam("min_voters", type_=Integer))
+    if max_voters:
+        where.append(Tps.registered_voters <= bindparam("max_voters", type_=Integer))
+    if reported_by:
+        where.append(exists().where(Tally.tps_id == Tps.id, Tally.is_current, Tally.source == bindparam("reported_by")))
+    if has_findings is not None:
         findings = _any_tps_tally(Tally.finding_count > 0)
-        where.append(findings if f.has_findings else ~findings)
+        where.append(findings if has_findings else ~findings)
     anomaly = _any_tps_tally(Tally.anomaly_count > 0)
     unreadable = _unreadable()
-    if f.status is TpsStatus.WAITING:
+    if status is TpsStatus.WAITING:
         where.extend([~_any_tps_tally(), ~unreadable])
-    elif f.status is TpsStatus.REPORTED:
+    elif status is TpsStatus.REPORTED:
         where.extend([_any_tps_tally(), ~anomaly, ~unreadable])
-    elif f.status is TpsStatus.ANOMALY:
+    elif status is TpsStatus.ANOMALY:
         where.extend([anomaly, ~unreadable])
-    elif f.status is TpsStatus.UNREADABLE:
+    elif status is TpsStatus.UNREADABLE:
         where.append(unreadable)
     return where
 
@@ -196,6 +210,66 @@ async def tps_states(session: AsyncSession, race_id: int, codes: Mapping[int, st
     return states
 
 
+@functools.lru_cache(maxsize=256)
+def _page_statement(order: TpsOrder, descending: bool, shape: tuple[Any, ...], after: bool, limit: int) -> Select[Any]:
+    """The page's statement for one shape of request, built once: every value it varies in is a bound parameter
+    (`race_id`, `region`, `min_voters`, `max_voters`, `reported_by`, `source`, `after_key`, `after_code`)."""
+    tally = _TALLY
+    joined = and_(tally.tps_id == Tps.id, tally.source == bindparam("source"), tally.is_current)
+    if order is TpsOrder.CODE:
+        key: Any = Tps.code
+    elif order is TpsOrder.VALID_VOTES:
+        key = func.coalesce(tally.valid, -1)
+    else:  # basis points of registered voters who cast a ballot, a whole number; -1 when unknown
+        # Floor division keeps it an integer on every database (true division is NUMERIC, a Decimal, on PostgreSQL).
+        key = func.coalesce(tally.total * 10000 // func.nullif(Tps.registered_voters, 0, type_=Integer), -1)
+    where = _where(*shape)
+    if after:
+        after_code = bindparam("after_code", type_=String)
+        if order is TpsOrder.CODE:
+            where.append(Tps.code < after_code if descending else Tps.code > after_code)
+        else:
+            bound = bindparam("after_key", type_=Integer)
+            if descending:
+                where.append(or_(key < bound, and_(key == bound, Tps.code < after_code)))
+            else:
+                where.append(or_(key > bound, and_(key == bound, Tps.code > after_code)))
+    ordering = [key.desc(), Tps.code.desc()] if descending else [key.asc(), Tps.code.asc()]
+    if order is TpsOrder.CODE:
+        ordering = ordering[1:]
+    return (
+        select(Tps.id, Tps.code, Tps.number, Tps.desa_code, Tps.registered_voters, tally.valid, tally.total, key)
+        .select_from(Tps)
+        .outerjoin(tally, joined)
+        .where(*where)
+        .order_by(*ordering)
+        .limit(limit)
+    )
+
+
+def _shape(filters: TpsFilter) -> tuple[Any, ...]:
+    """What a filter's statement depends on besides its values: which filters are set, and the region's level."""
+    level = level_of(filters.region_code) if filters.region_code else None
+    return (
+        level,
+        filters.min_registered_voters is not None,
+        filters.max_registered_voters is not None,
+        filters.reported_by is not None,
+        filters.has_findings,
+        filters.status,
+    )
+
+
+def _values(race_id: int, filters: TpsFilter) -> dict[str, Any]:
+    return {
+        "race_id": race_id,
+        "region": filters.region_code,
+        "min_voters": filters.min_registered_voters,
+        "max_voters": filters.max_registered_voters,
+        "reported_by": Source(filters.reported_by).value if filters.reported_by is not None else None,
+    }
+
+
 async def tps_page(
     session: AsyncSession,
     race_id: int,
@@ -206,53 +280,30 @@ async def tps_page(
     descending: bool = False,
     first: int = 50,
     after: str | None = None,
-    race_region: str | None = None,
 ) -> TpsPage:
-    """One page of TPS in keyset order; `total_count` comes from race_regions when only the region filters.
+    """One page of TPS in keyset order, in one statement built once per shape of request; `tps_count` counts them."""
+    if not 0 <= first <= MAX_PAGE:
+        raise ValueError(f"first must be between 0 and {MAX_PAGE}")
+    values = _values(race_id, filters)
+    values["source"] = Source(source).value
+    if after is not None:
+        values["after_key"], values["after_code"] = decode_cursor(order, after)
+    statement = _page_statement(order, descending, _shape(filters), after is not None, first + 1)
+    rows = (await session.execute(statement, values)).all()
+    page = [TpsRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], order) for r in rows[:first]]
+    return TpsPage(page, len(rows) > first)
+
+
+@functools.lru_cache(maxsize=64)
+def _count_statement(shape: tuple[Any, ...]) -> Select[Any]:
+    return select(func.count()).select_from(Tps).where(*_where(*shape))
+
+
+async def tps_count(session: AsyncSession, race_id: int, filters: TpsFilter, race_region: str | None = None) -> int:
+    """How many TPS match the filters in all pages; from race_regions when only the region filters.
 
     `race_region` is the race's own region code, whose stored TPS total is the count when nothing filters.
     """
-    if not 0 <= first <= MAX_PAGE:
-        raise ValueError(f"first must be between 0 and {MAX_PAGE}")
-    tally = _TALLY
-    joined = and_(tally.tps_id == Tps.id, tally.source == source, tally.is_current)
-    if order is TpsOrder.CODE:
-        key: Any = Tps.code
-    elif order is TpsOrder.VALID_VOTES:
-        key = func.coalesce(tally.valid, -1)
-    else:  # basis points of registered voters who cast a ballot, a whole number; -1 when unknown
-        # Floor division keeps it an integer on every database (true division is NUMERIC, a Decimal, on PostgreSQL).
-        key = func.coalesce(tally.total * 10000 // func.nullif(Tps.registered_voters, 0, type_=Integer), -1)
-    where = _filters(race_id, filters)
-    if after is not None:
-        after_key, after_code = decode_cursor(order, after)
-        if order is TpsOrder.CODE:
-            where.append(Tps.code < after_code if descending else Tps.code > after_code)
-        else:
-            bound = literal(after_key)
-            if descending:
-                where.append(or_(key < bound, and_(key == bound, Tps.code < after_code)))
-            else:
-                where.append(or_(key > bound, and_(key == bound, Tps.code > after_code)))
-    ordering = [key.desc(), Tps.code.desc()] if descending else [key.asc(), Tps.code.asc()]
-    if order is TpsOrder.CODE:
-        ordering = ordering[1:]
-    query = (
-        select(Tps.id, Tps.code, Tps.number, Tps.desa_code, Tps.registered_voters, tally.valid, tally.total, key)
-        .select_from(Tps)
-        .outerjoin(tally, joined)
-        .where(*where)
-        .order_by(*ordering)
-        .limit(first + 1)
-    )
-    rows = (await session.execute(query)).all()
-    page = [
-        TpsRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], encode_cursor(order, r[7], r[1])) for r in rows[:first]
-    ]
-    return TpsPage(page, len(rows) > first, await _count(session, race_id, filters, race_region))
-
-
-async def _count(session: AsyncSession, race_id: int, filters: TpsFilter, race_region: str | None) -> int:
     if filters.only_region():
         code = filters.region_code if filters.region_code is not None else race_region
         if code is None:
@@ -265,7 +316,7 @@ async def _count(session: AsyncSession, race_id: int, filters: TpsFilter, race_r
                 select(RaceRegion.tps_total).where(RaceRegion.race_id == race_id, RaceRegion.region_code == code)
             )
             return stored or 0
-    count = await session.scalar(select(func.count()).select_from(Tps).where(*_filters(race_id, filters)))
+    count = await session.scalar(_count_statement(_shape(filters)), _values(race_id, filters))
     return count or 0
 
 
