@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import defaultdict
+from typing import cast
 
 import httptools
 import httpx
@@ -131,8 +132,7 @@ class _Connection(asyncio.Protocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is one without being an asyncio.Transport
 
     def data_received(self, data: bytes) -> None:
         self._received = True

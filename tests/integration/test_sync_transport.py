@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
+import uvloop
 
 from api.sync.fetcher import Fetcher, FetchPolicy, create_client
 
@@ -132,3 +133,24 @@ async def test_cut_short_slow_refused_and_closed_without_answer(serve: Start) ->
     async with create_client("http://127.0.0.1:9", policy) as client:  # discard port: nobody listens
         refused = await Fetcher(client, policy).get("/x")
     assert (refused.status, refused.reason) == ("failed", "refused")
+
+
+def test_on_uvloop_as_the_services_run() -> None:
+    async def main() -> list[bytes]:
+        async def handler(head: bytes, writer: asyncio.StreamWriter) -> bool:
+            writer.write(answer("200 OK", path_of(head).encode()))
+            return True
+
+        server = Server(handler)
+        listening = await asyncio.start_server(server.serve, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}"
+        try:
+            async with create_client(url, FetchPolicy(concurrency=2)) as client:
+                fetched = await asyncio.gather(*(Fetcher(client).get(f"/{i}") for i in range(6)))
+        finally:
+            listening.close()
+            await listening.wait_closed()
+        assert server.connections <= 2
+        return [f.body for f in fetched]
+
+    assert uvloop.run(main()) == [f"/{i}".encode() for i in range(6)]
