@@ -41,8 +41,9 @@ from sirekap.codes import LENGTHS, Level, level_of
 from sirekap.documents import ChildRow, DocumentError, RegionFile, TpsFile, parse_region_file, parse_tps_file
 from sirekap.races import RaceTarget
 
-#: Concurrent regions in progress, per level of the region being processed.
-LEVEL_SLOTS = {Level.PROVINSI: 8, Level.KABUPATEN: 8, Level.KECAMATAN: 16, Level.DESA: 48}
+#: Concurrent regions in progress, per level of the region being processed. A kecamatan in progress waits in turn for
+#: its desa files, its stored tallies, its TPS files and its write: 48 of them keep `--concurrency` requests in flight.
+LEVEL_SLOTS = {Level.PROVINSI: 8, Level.KABUPATEN: 8, Level.KECAMATAN: 48, Level.DESA: 48}
 ENTERED_BY = "sirekap-sync"
 
 
