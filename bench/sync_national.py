@@ -2,9 +2,11 @@
 
 Starts `pantau sim --scenario national` (823,236 TPS; `--quick`: 20,000) in its own process and a fresh SQLite
 database (or `--database-url`), then measures:
-  1. the baseline: the simulator's raw serving rate for TPS documents, fetched with the same httpx client and
-     concurrency the sync uses, no parsing, no database (documents/s);
-  2. bootstrap (region lists down to the TPS) and the first full pass: wall time and documents/s;
+  1. the baseline: the simulator's raw serving rate for TPS documents, fetched with the same client
+     (`api.sync.fetcher.create_client`) and concurrency the sync uses, no parsing, no database (documents/s), and
+     this process's CPU milliseconds per document;
+  2. bootstrap (region lists down to the TPS) and the first full pass: wall time, documents/s and CPU ms per
+     document (SQLite's work included: it runs in this process; PostgreSQL's is not);
   3. the simulator changes 1% of TPS (`/_sim/national/changes`); an incremental pass: wall time and the share of
      the tree's documents it fetched (tree = every aggregated region file and TPS file: what a full pass reads).
 
