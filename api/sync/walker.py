@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.storage.models import Paslon, Race, Source, Tally, TallyVote, Tps
 from api.sync.fetcher import Fetched, Fetcher
-from api.sync.ingest import TpsTally, fill_registered_voters, record_tps_tallies
+from api.sync.ingest import TallyBatch, TpsTally
 from api.sync.metrics import RaceStats
 from api.sync.pass_result import DptOnly, PassResult
 from api.sync.plan import changed_children, changed_tps, chart_fingerprint, row_fingerprint
@@ -278,16 +278,8 @@ class SyncPass:
         complete = parent is not None and len(settled) == len(desas)
         if complete and parent is not None:
             states.append(parent)
-        race, now = self.ctx.race, self.clock()
-
-        async def job(session: AsyncSession) -> list[str]:
-            written = await record_tps_tallies(session, race, tallies, received_at=now) if tallies else []
-            await fill_registered_voters(session, race, dpt_only)
-            await save_region_states(session, race.id, states, now=now)
-            return written
-
         if tallies or dpt_only or states:
-            written = await self.writer.submit(job)
+            written = await self.writer.submit(TallyBatch(self.ctx.race, tallies, dpt_only, states, self.clock()))
             self.stats.documents["changed"] += len(written)
             self.result.tps_written += len(written)
             self.result.changed_kecamatan.update(tps[: LENGTHS[Level.KECAMATAN]] for tps in written)
