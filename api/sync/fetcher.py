@@ -26,6 +26,8 @@ from typing import Literal
 
 import httpx
 
+from api.sync.transport import LeanTransport
+
 FetchStatus = Literal["ok", "not_modified", "failed"]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -159,11 +161,11 @@ def _short(error: Exception) -> str:
 
 
 def create_client(base_url: str, policy: FetchPolicy) -> httpx.AsyncClient:
-    """An HTTP/1.1 keep-alive client for the data host, sized for the policy's concurrency."""
-    limits = httpx.Limits(max_connections=policy.concurrency, max_keepalive_connections=policy.concurrency)
+    """An HTTP/1.1 keep-alive client for the data host, sized for the policy's concurrency (`api.sync.transport`:
+    httpcore's pool cost more CPU per document than the rest of the sync)."""
     return httpx.AsyncClient(
         base_url=base_url.rstrip("/"),
-        limits=limits,
+        transport=LeanTransport(policy.concurrency),
         timeout=policy.timeout_seconds,
         headers={"user-agent": "pantau-sync/0.1", "accept": "application/json"},
         follow_redirects=False,

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.storage.models import RaceRegion, Source, Tps, table_of
+from api.sync.state import RegionState, save_region_states
 from api.tallies.writer import RaceInfo, TallyInput, TallyWrite, record_tallies
 
 
@@ -27,6 +28,33 @@ class TpsTally:
     tps_code: str
     tally: TallyInput
     registered_voters: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class TallyBatch:
+    """A writer job: TPS tallies, DPT learnt from files without votes (`(tps id, code, pemilih_dpt_j)`), and the sync
+    state of the regions they settle. Batches committed together are written together (`run_together`): one
+    `record_tallies` for all of them rather than one each."""
+
+    race: RaceInfo
+    tallies: Sequence[TpsTally]
+    dpt_only: Sequence[tuple[int, str, int]]
+    states: Sequence[tuple[str, RegionState]]
+    received_at: datetime
+
+    async def __call__(self, session: AsyncSession) -> list[str]:
+        """The codes of the TPS that got a new version."""
+        return (await TallyBatch.run_together(session, [self]))[0]
+
+    @staticmethod
+    async def run_together(session: AsyncSession, batches: Sequence[TallyBatch]) -> list[list[str]]:
+        """Write batches of one race (each TPS in at most one of them) at once; each one's new versions."""
+        race, now = batches[0].race, max(b.received_at for b in batches)
+        tallies = [t for b in batches for t in b.tallies]
+        written = set(await record_tps_tallies(session, race, tallies, received_at=now)) if tallies else set()
+        await fill_registered_voters(session, race, [item for b in batches for item in b.dpt_only])
+        await save_region_states(session, race.id, [state for b in batches for state in b.states], now=now)
+        return [[t.tps_code for t in b.tallies if t.tps_code in written] for b in batches]
 
 
 async def record_tps_tallies(

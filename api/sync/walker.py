@@ -4,11 +4,15 @@ The race file is always fetched (conditionally). A child region is fetched only 
 differs from what its subtree was last synced to (`api.sync.plan`); a TPS file only when the desa's row for it
 shows votes other than the current tally. Every document goes through `sirekap.documents`; one that does not parse,
 or whose `ts` is older than what is already stored (stale), is rejected with its reason and the last good data stays.
-Each desa's tallies are written in one transaction with the rollups above them (`api.sync.ingest`); a region's
-sync state is written only once everything below it is, so a pass cut short anywhere is picked up by the next one.
+A kecamatan's changed desa files are fetched first, then what is stored below them is read in one query, then their
+changed TPS files are fetched, and all of their tallies are written in one transaction with the rollups above them
+(`api.sync.ingest`) and the sync state of each desa that is complete (and of the kecamatan, if every desa is): a desa
+is settled only by the transaction that writes its TPS. A region's sync state is written only once everything below
+it is, so a pass cut short anywhere is picked up by the next one. Several kecamatan are in progress at once, so the
+write of one overlaps the fetches of the others.
 
-One module past 300 lines: the walk, its conditional fetches and the batch it writes per desa share one pass's state
-(what changed, what was read, what is unreadable), which splitting would have to pass around.
+One module past 300 lines: the walk, its conditional fetches and the batch it writes per kecamatan share one pass's
+state (what changed, what was read, what is unreadable), which splitting would have to pass around.
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.storage.models import Paslon, Race, Source, Tally, TallyVote, Tps
 from api.sync.fetcher import Fetched, Fetcher
-from api.sync.ingest import TpsTally, fill_registered_voters, record_tps_tallies
+from api.sync.ingest import TallyBatch, TpsTally
 from api.sync.metrics import RaceStats
 from api.sync.pass_result import DptOnly, PassResult
 from api.sync.plan import changed_children, changed_tps, chart_fingerprint, row_fingerprint
@@ -34,11 +38,12 @@ from api.sync.writer import Writer
 from api.tallies.writer import RaceInfo, TallyInput
 from sirekap.checks import check_tps
 from sirekap.codes import LENGTHS, Level, level_of
-from sirekap.documents import DocumentError, RegionFile, TpsFile, parse_region_file, parse_tps_file
+from sirekap.documents import ChildRow, DocumentError, RegionFile, TpsFile, parse_region_file, parse_tps_file
 from sirekap.races import RaceTarget
 
-#: Concurrent regions in progress, per level of the region being processed.
-LEVEL_SLOTS = {Level.PROVINSI: 8, Level.KABUPATEN: 8, Level.KECAMATAN: 16, Level.DESA: 48}
+#: Concurrent regions in progress, per level of the region being processed. A kecamatan in progress waits in turn for
+#: its desa files, its stored tallies, its TPS files and its write: 48 of them keep `--concurrency` requests in flight.
+LEVEL_SLOTS = {Level.PROVINSI: 8, Level.KABUPATEN: 8, Level.KECAMATAN: 48, Level.DESA: 48}
 ENTERED_BY = "sirekap-sync"
 
 
@@ -71,6 +76,15 @@ class RaceContext:
 
 
 _FAILED = object()  # a TPS whose file could not be had this pass
+_DESA_CHUNK = 100  # desa per query when reading what is stored below them
+
+
+@dataclass(frozen=True)
+class AsItWas:
+    """A region whose file is as it was when its subtree was last synced: only its row above moved."""
+
+    code: str
+    state: RegionState
 
 
 class SyncPass:
@@ -136,10 +150,12 @@ class SyncPass:
     async def _region(self, code: str, doc: RegionFile, done: RegionState) -> bool:
         """Sync everything below `code` as `doc` shows it; `done` is saved once all of it is written."""
         if level_of(code) is Level.DESA:
-            return await self._desa(code, doc, done)
+            return await self._desas([(code, doc, done)], [], None)
         rows = [row for row in changed_children(doc, self.synced, full=self.full) if self._below(code, row.code)]
         if not rows:
             complete = True
+        elif level_of(rows[0].code) is Level.DESA:
+            return await self._kecamatan(code, rows, done)
         else:
             level = level_of(rows[0].code)
             slots = LEVEL_SLOTS.get(level, 8)
@@ -160,20 +176,29 @@ class SyncPass:
 
     async def _child(self, code: str, fingerprint: str) -> bool:
         async with self._slots[level_of(code)]:
-            state = self.states.get(code, RegionState())
-            fetched = await self._fetch_region(code, state)
-            if fetched.status == "failed":
-                self._unfetched(fetched, code)
+            found = await self._child_file(code, fingerprint)
+            if found is None:
                 return False
-            if fetched.status == "not_modified":
-                # the file is as it was when its subtree was last fully synced: only the parent's row moved
-                await self._save(code, RegionState(fingerprint, state.etag, state.last_modified, state.source_ts))
+            if isinstance(found, AsItWas):
+                await self._save(found.code, found.state)
                 return True
-            doc = self._parse_region(fetched, state, code)
-            if doc is None:
-                return False
-            done = RegionState(fingerprint, fetched.etag, fetched.last_modified, doc.ts)
-            return await self._region(code, doc, done)
+            return await self._region(*found)
+
+    async def _child_file(self, code: str, fingerprint: str) -> tuple[str, RegionFile, RegionState] | AsItWas | None:
+        """A child region's file parsed, with the state to save once everything below it is written (`fingerprint`:
+        of its row in the parent's table); `AsItWas` when the file is as it was when its subtree was last fully
+        synced (only the parent's row moved); None when it could not be had."""
+        state = self.states.get(code, RegionState())
+        fetched = await self._fetch_region(code, state)
+        if fetched.status == "failed":
+            self._unfetched(fetched, code)
+            return None
+        if fetched.status == "not_modified":
+            return AsItWas(code, RegionState(fingerprint, state.etag, state.last_modified, state.source_ts))
+        doc = self._parse_region(fetched, state, code)
+        if doc is None:
+            return None
+        return code, doc, RegionState(fingerprint, fetched.etag, fetched.last_modified, doc.ts)
 
     async def _fetch_region(self, code: str, state: RegionState) -> Fetched:
         # validators are only worth sending once the subtree is synced: a 304 then means "nothing to do here"
@@ -212,68 +237,93 @@ class SyncPass:
         self.states[code] = state
         self.synced[code] = state.fingerprint
 
-    # a desa and its TPS
+    # a kecamatan's desa and their TPS, written in one transaction
 
-    async def _desa(self, code: str, doc: RegionFile, done: RegionState) -> bool:
-        tps_rows, current, current_ts = await self._desa_now(code)
-        fetch, empty = changed_tps(doc, current, full=self.full)
-        unknown = [c for c in fetch + empty if c not in tps_rows]
-        for tps in unknown:
-            self._reject(self.target.region_file_path(code), "unknown_region", f"TPS {tps} is not in the race")
-            self.result.rebootstrap = True
-        wanted = [c for c in fetch if c in tps_rows]
-        results = await asyncio.gather(*(self._tps(c, tps_rows[c], current.get(c), current_ts.get(c)) for c in wanted))
+    async def _kecamatan(self, code: str, rows: list[ChildRow], done: RegionState) -> bool:
+        """Fetch the changed desa files of a kecamatan, then their changed TPS files, and write all of it at once:
+        each desa is settled in the transaction that writes its tallies, the kecamatan with them if all are."""
+        found = await asyncio.gather(*(self._child_file(row.code, row_fingerprint(row)) for row in rows))
+        desas = [item for item in found if isinstance(item, tuple)]
+        as_they_were = [item for item in found if isinstance(item, AsItWas)]
+        fetched_all = len(desas) + len(as_they_were) == len(found)
+        return await self._desas(desas, as_they_were, (code, done) if fetched_all else None)
+
+    async def _desas(
+        self,
+        desas: list[tuple[str, RegionFile, RegionState]],
+        as_they_were: list[AsItWas],
+        parent: tuple[str, RegionState] | None,
+    ) -> bool:
+        """Fetch the changed TPS of these desa and write them in one transaction with the sync state of every desa
+        now complete, of those `as_they_were`, and of `parent` (the kecamatan) if every desa is complete."""
+        tps_rows, current, current_ts = await self._tps_now([code for code, _, _ in desas]) if desas else ({}, {}, {})
+        wanted: list[tuple[str, str]] = []  # (desa, TPS)
+        incomplete: set[str] = set()
+        for code, doc, _ in desas:
+            fetch, empty = changed_tps(doc, current, full=self.full)
+            for tps in fetch + empty:
+                if tps not in tps_rows:
+                    self._reject(self.target.region_file_path(code), "unknown_region", f"TPS {tps} is not in the race")
+                    self.result.rebootstrap = True
+                    incomplete.add(code)
+            wanted.extend((code, tps) for tps in fetch if tps in tps_rows)
+        results = await asyncio.gather(
+            *(self._tps(tps, tps_rows[tps], current.get(tps), current_ts.get(tps)) for _, tps in wanted)
+        )
+        incomplete.update(desa for (desa, _), r in zip(wanted, results, strict=True) if r is _FAILED)
         tallies = [r for r in results if isinstance(r, TpsTally)]
         dpt_only = [(r.tps_id, r.tps_code, r.registered_voters) for r in results if isinstance(r, DptOnly)]
-        complete = not unknown and all(r is not _FAILED for r in results)
-        race, now = self.ctx.race, self.clock()
-
-        async def job(session: AsyncSession) -> list[str]:
-            written = await record_tps_tallies(session, race, tallies, received_at=now) if tallies else []
-            await fill_registered_voters(session, race, dpt_only)
-            if complete:
-                await save_region_states(session, race.id, [(code, done)], now=now)
-            return written
-
-        if tallies or dpt_only or complete:
-            written = await self.writer.submit(job)
+        settled = [(code, done) for code, _, done in desas if code not in incomplete]
+        states = settled + [(d.code, d.state) for d in as_they_were]
+        complete = parent is not None and len(settled) == len(desas)
+        if complete and parent is not None:
+            states.append(parent)
+        if tallies or dpt_only or states:
+            written = await self.writer.submit(TallyBatch(self.ctx.race, tallies, dpt_only, states, self.clock()))
             self.stats.documents["changed"] += len(written)
             self.result.tps_written += len(written)
             self.result.changed_kecamatan.update(tps[: LENGTHS[Level.KECAMATAN]] for tps in written)
-            if complete:
-                self.states[code] = done
-                self.synced[code] = done.fingerprint
-                self.result.settled.add(code)
+            for code, state in states:
+                self.states[code] = state
+                self.synced[code] = state.fingerprint
+            self.result.settled.update(code for code, _ in settled)
+        if parent is None:  # a race whose region is a desa: the desa alone
+            return len(desas) == 1 and not incomplete
         return complete
 
-    async def _desa_now(
-        self, desa: str
+    async def _tps_now(
+        self, desas: list[str]
     ) -> tuple[dict[str, tuple[int, int]], dict[str, dict[str, int]], dict[str, datetime | None]]:
-        """The race's TPS in a desa (code → id, registered voters), and their current Sirekap tallies: votes by
+        """The race's TPS in these desa (code → id, registered voters), and their current Sirekap tallies: votes by
         upstream candidate id, and `ts`."""
         race_id = self.ctx.race.id
-        async with self.sessions() as session:
-            rows = await session.execute(
-                select(Tps.code, Tps.id, Tps.registered_voters).where(Tps.race_id == race_id, Tps.desa_code == desa)
-            )
-            tps = {code: (tps_id, registered) for code, tps_id, registered in rows}
-            votes = await session.execute(
-                select(Tally.subject_code, Tally.source_ts, TallyVote.paslon_id, TallyVote.votes)
-                .join(TallyVote, TallyVote.tally_id == Tally.id)
-                .where(
-                    Tally.race_id == race_id,
-                    Tally.source == Source.SIREKAP,
-                    Tally.is_current,
-                    Tally.subject_code.between(desa + "000", desa + "999"),
-                )
-            )
+        tps: dict[str, tuple[int, int]] = {}
         current: dict[str, dict[str, int]] = {}
         stamps: dict[str, datetime | None] = {}
-        for code, ts, paslon, count in votes:
-            stamps[code] = ts
-            upstream = self._upstream_by_paslon.get(paslon)
-            if upstream is not None:
-                current.setdefault(code, {})[upstream] = count
+        async with self.sessions() as session:
+            for start in range(0, len(desas), _DESA_CHUNK):
+                chunk = desas[start : start + _DESA_CHUNK]
+                rows = await session.execute(
+                    select(Tps.code, Tps.id, Tps.registered_voters).where(
+                        Tps.race_id == race_id, Tps.desa_code.in_(chunk)
+                    )
+                )
+                tps.update((code, (tps_id, registered)) for code, tps_id, registered in rows)
+                votes = await session.execute(
+                    select(Tally.subject_code, Tally.source_ts, TallyVote.paslon_id, TallyVote.votes)
+                    .join(TallyVote, TallyVote.tally_id == Tally.id)
+                    .where(
+                        Tally.race_id == race_id,
+                        Tally.source == Source.SIREKAP,
+                        Tally.is_current,
+                        or_(*(Tally.subject_code.between(desa + "000", desa + "999") for desa in chunk)),
+                    )
+                )
+                for code, ts, paslon, count in votes:
+                    stamps[code] = ts
+                    upstream = self._upstream_by_paslon.get(paslon)
+                    if upstream is not None:
+                        current.setdefault(code, {})[upstream] = count
         return tps, current, stamps
 
     async def _tps(

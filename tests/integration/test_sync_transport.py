@@ -1,0 +1,156 @@
+"""The sync's HTTP transport against a server on loopback that answers as told: lengths, chunks, gzip, 304s, keep-alive
+connections the server closes, answers cut short, and answers that never come."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+import uvloop
+
+from api.sync.fetcher import Fetcher, FetchPolicy, create_client
+
+Handler = Callable[[bytes, asyncio.StreamWriter], Awaitable[bool]]  # request head → keep the connection open?
+
+
+def answer(status: str, body: bytes = b"", *headers: str) -> bytes:
+    lines = [f"HTTP/1.1 {status}", *headers]
+    if not any(h.lower().startswith("transfer-encoding") for h in headers):
+        lines.append(f"content-length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+class Server:
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.connections = 0
+        self.requests: list[bytes] = []
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                self.requests.append(head)
+                if not await self.handler(head, writer):
+                    break
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+Start = Callable[[Handler], Awaitable[tuple[Server, str]]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Start]:
+    servers: list[asyncio.Server] = []
+
+    async def start(handler: Handler) -> tuple[Server, str]:
+        server = Server(handler)
+        listening = await asyncio.start_server(server.serve, "127.0.0.1", 0)
+        servers.append(listening)
+        port = listening.sockets[0].getsockname()[1]
+        return server, f"http://127.0.0.1:{port}"
+
+    yield start
+    for listening in servers:
+        listening.close()
+        await listening.wait_closed()
+
+
+def path_of(head: bytes) -> str:
+    return head.split(b" ", 2)[1].decode()
+
+
+async def test_answers_of_every_shape_on_kept_connections(serve: Start) -> None:
+    async def handler(head: bytes, writer: asyncio.StreamWriter) -> bool:
+        path = path_of(head)
+        if path == "/gzip":
+            writer.write(answer("200 OK", gzip.compress(b'{"a": 1}'), "content-encoding: gzip"))
+        elif path == "/chunked":
+            writer.write(answer("200 OK", b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", "transfer-encoding: chunked"))
+        elif b'if-none-match: "v1"' in head:
+            writer.write(answer("304 Not Modified", b"", 'etag: "v1"'))
+        else:
+            writer.write(answer("200 OK", path.encode() * 1000, 'etag: "v1"', "last-modified: Wed, 14 Feb 2024"))
+        return True
+
+    server, url = await serve(handler)
+    async with create_client(url, FetchPolicy(concurrency=4)) as client:
+        fetcher = Fetcher(client)
+        many = await asyncio.gather(*(fetcher.get(f"/doc/{i}.json") for i in range(40)))
+        assert [f.body for f in many] == [f"/doc/{i}.json".encode() * 1000 for i in range(40)]
+        assert {(f.status, f.etag, f.last_modified) for f in many} == {("ok", '"v1"', "Wed, 14 Feb 2024")}
+        assert (await fetcher.get("/doc/1.json", etag='"v1"')).status == "not_modified"
+        assert (await client.get("/gzip")).json() == {"a": 1}
+        assert (await client.get("/chunked")).content == b"abcde"
+    assert server.connections <= 4  # kept alive and reused
+    assert b"user-agent: pantau-sync/0.1" in server.requests[0]
+
+
+async def test_a_kept_connection_the_server_closed_is_replaced(serve: Start) -> None:
+    async def handler(head: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(answer("200 OK", b"fine"))
+        return False  # answers, then closes without saying so
+
+    server, url = await serve(handler)
+    async with create_client(url, FetchPolicy(concurrency=2)) as client:
+        for _ in range(5):
+            assert (await client.get("/x")).content == b"fine"
+    assert server.connections == 5
+
+
+async def test_cut_short_slow_refused_and_closed_without_answer(serve: Start) -> None:
+    async def handler(head: bytes, writer: asyncio.StreamWriter) -> bool:
+        path = path_of(head)
+        if path == "/cut":
+            writer.write(answer("200 OK", b"0123456789")[:-4])
+            return False
+        if path == "/slow":
+            await asyncio.sleep(5)
+        if path == "/silent":
+            return False
+        writer.write(answer("200 OK", b"ok"))
+        return True
+
+    _, url = await serve(handler)
+    policy = FetchPolicy(concurrency=2, timeout_seconds=0.3, retries=0)
+    async with create_client(url, policy) as client:
+        fetcher = Fetcher(client, policy)
+        cut, slow, silent = [await fetcher.get(p) for p in ("/cut", "/slow", "/silent")]
+        assert (cut.status, cut.reason) == ("failed", "transport")
+        assert (slow.status, slow.reason) == ("failed", "timeout")
+        assert (silent.status, silent.reason) == ("failed", "transport")
+        assert (await fetcher.get("/fine")).body == b"ok"  # the failures cost their connections only
+        with pytest.raises(httpx.UnsupportedProtocol):
+            await client.post("/fine", content=b"x")
+    async with create_client("http://127.0.0.1:9", policy) as client:  # discard port: nobody listens
+        refused = await Fetcher(client, policy).get("/x")
+    assert (refused.status, refused.reason) == ("failed", "refused")
+
+
+def test_on_uvloop_as_the_services_run() -> None:
+    async def main() -> list[bytes]:
+        async def handler(head: bytes, writer: asyncio.StreamWriter) -> bool:
+            writer.write(answer("200 OK", path_of(head).encode()))
+            return True
+
+        server = Server(handler)
+        listening = await asyncio.start_server(server.serve, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}"
+        try:
+            async with create_client(url, FetchPolicy(concurrency=2)) as client:
+                fetched = await asyncio.gather(*(Fetcher(client).get(f"/{i}") for i in range(6)))
+        finally:
+            listening.close()
+            await listening.wait_closed()
+        assert server.connections <= 2
+        return [f.body for f in fetched]
+
+    assert uvloop.run(main()) == [f"/{i}".encode() for i in range(6)]
