@@ -12,7 +12,7 @@ database (or `--database-url`), then measures:
 
     python bench/sync_national.py [--quick] [--concurrency 32] [--database-url URL]
 
-Targets on a 2-core machine: full national sync within 15 minutes, a 1% incremental pass within 30 s, under 2% of
+Targets on a 2-core machine: full national sync within 15 minutes, a 1% incremental pass within 60 s, under 2% of
 the tree fetched. The last line is one JSON object (see ../shared/docs/benchmarks.md).
 """
 
