@@ -60,6 +60,7 @@ from api.sync.metrics import (
     SyncStats,
 )
 from api.sync.pass_result import PassResult
+from api.sync.race_context import RaceContext
 from api.sync.state import (
     ensure_sync_race,
     prune_rejections,
@@ -68,7 +69,7 @@ from api.sync.state import (
     sync_race,
     unreadable_count,
 )
-from api.sync.walker import RaceContext, SyncPass
+from api.sync.walker import SyncPass
 from api.sync.writer import Writer
 from sirekap.races import RaceError, RaceTarget, parse_targets
 

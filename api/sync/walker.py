@@ -21,58 +21,29 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.storage.models import Paslon, Race, Source, Tally, TallyVote, Tps
+from api.storage.models import Source, Tally, TallyVote, Tps
 from api.sync.fetcher import Fetched, Fetcher
 from api.sync.ingest import TallyBatch, TpsTally
 from api.sync.metrics import RaceStats
 from api.sync.pass_result import DptOnly, PassResult
 from api.sync.plan import changed_children, changed_tps, chart_fingerprint, row_fingerprint
 from api.sync.pool import bounded_map
+from api.sync.race_context import RaceContext
 from api.sync.state import RegionState, Rejection, region_states, save_region_states
 from api.sync.writer import Writer
-from api.tallies.writer import RaceInfo, TallyInput
+from api.tallies.writer import TallyInput
 from sirekap.checks import check_tps
 from sirekap.codes import LENGTHS, Level, level_of
 from sirekap.documents import ChildRow, DocumentError, RegionFile, TpsFile, parse_region_file, parse_tps_file
-from sirekap.races import RaceTarget
 
 #: Concurrent regions in progress, per level of the region being processed. A kecamatan in progress waits in turn for
 #: its desa files, its stored tallies, its TPS files and its write: 48 of them keep `--concurrency` requests in flight.
 LEVEL_SLOTS = {Level.PROVINSI: 8, Level.KABUPATEN: 8, Level.KECAMATAN: 48, Level.DESA: 48}
 ENTERED_BY = "sirekap-sync"
-
-
-@dataclass(frozen=True)
-class RaceContext:
-    """What a pass needs to know about its race, loaded once."""
-
-    race: RaceInfo
-    target: RaceTarget
-    paslon_by_upstream: dict[str, int]
-    voter_cap: int
-    source_zone: ZoneInfo
-
-    @property
-    def upstream_by_paslon(self) -> dict[int, str]:
-        return {paslon: upstream for upstream, paslon in self.paslon_by_upstream.items()}
-
-    @classmethod
-    async def load(cls, session: AsyncSession, race_id: int, target: RaceTarget, source_zone: ZoneInfo) -> RaceContext:
-        race = await session.get_one(Race, race_id)
-        rows = await session.execute(select(Paslon.id, Paslon.upstream_id).where(Paslon.race_id == race_id))
-        pairs = list(rows)
-        return cls(
-            RaceInfo(race.id, race.region_code, frozenset(p for p, _ in pairs)),
-            target,
-            {upstream: paslon for paslon, upstream in pairs if upstream},
-            race.voter_cap_per_tps,
-            source_zone,
-        )
 
 
 _FAILED = object()  # a TPS whose file could not be had this pass
