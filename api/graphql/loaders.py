@@ -17,6 +17,7 @@ from strawberry.dataloader import DataLoader
 from api.read.catalog import Catalog, RegionRow
 from api.read.results import SourceResult, claim_results, results_for
 from api.read.tps import TpsState, tally_histories, tps_states
+from api.storage.db import shielded
 from api.storage.models import RaceRegion, Source, Tally
 
 K = TypeVar("K")
@@ -34,13 +35,14 @@ class Loaders:
         self.sessions = sessions
         #: The process's catalog; a request without one keeps its own, which then lives as long as the request.
         self.catalog = catalog or Catalog(sessions)
-        self.region = DataLoader(self._regions)
-        self.children = DataLoader(self._children)
-        self.race_region = DataLoader(self._race_regions)
-        self.result = DataLoader(self._results)
-        self.claims = DataLoader(self._claims)
-        self.tps_state = DataLoader(self._tps_states)
-        self.history = DataLoader(self._histories)
+        # Each batch reads in a task of its own: a field cancelled by a failing sibling never cuts a read short.
+        self.region = DataLoader(shielded(self._regions))
+        self.children = DataLoader(shielded(self._children))
+        self.race_region = DataLoader(shielded(self._race_regions))
+        self.result = DataLoader(shielded(self._results))
+        self.claims = DataLoader(shielded(self._claims))
+        self.tps_state = DataLoader(shielded(self._tps_states))
+        self.history = DataLoader(shielded(self._histories))
 
     async def _regions(self, codes: Sequence[str]) -> list[RegionRow | None]:
         found = await self.catalog.regions(codes)

@@ -18,8 +18,9 @@ from api.graphql.types import FindingSeverity, Race, Region, Source
 from api.graphql.upstream import Upstream, upstream_status
 from api.read.catalog import RaceRow
 from api.read.findings import Severity
-from api.read.tps import MAX_PAGE, CursorError, TpsFilter, TpsOrder, TpsRow, tps_count, tps_page
+from api.read.tps import MAX_PAGE, CursorError, TpsFilter, TpsOrder, TpsPage, TpsRow, tps_count, tps_page
 from api.storage import models
+from api.storage.db import shielded
 from sirekap.codes import CodeError, Level, level_of
 
 TpsOrderEnum = strawberry.enum(TpsOrder, description="How TPS pages are ordered (always then by code).")
@@ -111,10 +112,14 @@ class Query:
         found_race = await _race_for(info, race, code)
         if found_race is None:
             return None
-        async with info.context.sessions() as session:
-            row = await session.scalar(
-                select(models.Tps).where(models.Tps.race_id == found_race.id, models.Tps.code == code)
-            )
+        statement = select(models.Tps).where(models.Tps.race_id == found_race.id, models.Tps.code == code)
+
+        @shielded  # a field cancelled by a failing sibling never cuts the read short
+        async def read() -> models.Tps | None:
+            async with info.context.sessions() as session:
+                return await session.scalar(statement)
+
+        row = await read()
         return _tps(row, found_race) if row else None
 
     @strawberry.field(description=f"TPS of a race, filtered and ordered, {MAX_PAGE} per page at most.")
@@ -146,7 +151,9 @@ class Query:
         code = filters.region_code or found_race.region_code
         if counting and filters.only_region() and level_of(code) is not Level.TPS:
             count, counting = (await info.context.loaders.catalog.tps_totals(found_race.id, [code])).get(code, 0), False
-        try:
+
+        @shielded  # a field cancelled by a failing sibling never cuts the read short
+        async def read() -> tuple[TpsPage, int]:
             async with info.context.sessions() as session:
                 page = await tps_page(
                     session,
@@ -158,8 +165,12 @@ class Query:
                     first=first,
                     after=after,
                 )
-                if counting:
-                    count = await tps_count(session, found_race.id, filters, found_race.region_code)
+                if not counting:
+                    return page, count
+                return page, await tps_count(session, found_race.id, filters, found_race.region_code)
+
+        try:
+            page, count = await read()
         except CursorError as error:
             raise PublicError(str(error)) from error
         edges = [

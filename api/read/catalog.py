@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.read.results import count_units_below
+from api.storage.db import shielded
 from api.storage.models import Paslon, Race, RaceRegion, Region, Tps
 
 #: Regions kept at most; a national tree has about 91,600.
@@ -111,9 +112,14 @@ class Catalog:
         """Every race, newest voting day first."""
         races = self._races
         if races is None or self._due():
-            async with self.sessions() as session:
-                await self._fresh(session)
-                races = self._races if self._races is not None else await self._load_races(session)
+
+            @shielded  # a cancelled caller never cuts the read short (api.storage.db.shielded)
+            async def read() -> list[RaceRow]:
+                async with self.sessions() as session:
+                    await self._fresh(session)
+                    return self._races if self._races is not None else await self._load_races(session)
+
+            races = await read()
         return races
 
     async def _load_races(self, session: AsyncSession) -> list[RaceRow]:
@@ -158,20 +164,25 @@ class Catalog:
     async def regions(self, codes: Iterable[str]) -> dict[str, RegionRow]:
         wanted = set(codes)
         if self._due() or not wanted <= self._regions.keys():
-            async with self.sessions() as session:
-                await self._fresh(session)
-                missing = sorted(wanted - self._regions.keys())
-                if missing:
-                    if len(self._regions) + len(missing) > MAX_REGIONS:
-                        self._regions = {}
-                    rows = await session.execute(
-                        select(Region.code, Region.name, Region.level, Region.parent_code).where(
-                            Region.code.in_(missing)
+
+            @shielded  # a cancelled caller never cuts the read short (api.storage.db.shielded)
+            async def read() -> None:
+                async with self.sessions() as session:
+                    await self._fresh(session)
+                    missing = sorted(wanted - self._regions.keys())
+                    if missing:
+                        if len(self._regions) + len(missing) > MAX_REGIONS:
+                            self._regions = {}
+                        rows = await session.execute(
+                            select(Region.code, Region.name, Region.level, Region.parent_code).where(
+                                Region.code.in_(missing)
+                            )
                         )
-                    )
-                    known = self._regions
-                    for row in rows:
-                        known[row[0]] = RegionRow(*row)
+                        known = self._regions
+                        for row in rows:
+                            known[row[0]] = RegionRow(*row)
+
+            await read()
         known = self._regions
         return {code: known[code] for code in wanted if code in known}
 
@@ -183,55 +194,71 @@ class Catalog:
         return {p: known[(race_id, p)] for p in parents}
 
     async def _load_children(self, race_id: int, parents: Sequence[str]) -> dict[tuple[int, str], list[RegionRow]]:
-        async with self.sessions() as session:
-            await self._fresh(session)
-            known = self._children
-            missing = sorted({p for p in parents if (race_id, p) not in known})
-            if missing:
-                found: dict[str, list[RegionRow]] = {p: [] for p in missing}
-                rows = await session.execute(
-                    select(Region.code, Region.name, Region.level, Region.parent_code)
-                    .join(RaceRegion, RaceRegion.region_code == Region.code)
-                    .where(RaceRegion.race_id == race_id, Region.parent_code.in_(missing))
-                    .order_by(Region.code)
-                )
-                for row in rows:
-                    region = RegionRow(*row)
-                    assert region.parent_code is not None
-                    found[region.parent_code].append(region)
-                for parent, children in found.items():
-                    known[(race_id, parent)] = children
-        return known
+        @shielded  # a cancelled caller never cuts the read short (api.storage.db.shielded)
+        async def read() -> None:
+            async with self.sessions() as session:
+                await self._fresh(session)
+                known = self._children
+                missing = sorted({p for p in parents if (race_id, p) not in known})
+                if missing:
+                    found: dict[str, list[RegionRow]] = {p: [] for p in missing}
+                    rows = await session.execute(
+                        select(Region.code, Region.name, Region.level, Region.parent_code)
+                        .join(RaceRegion, RaceRegion.region_code == Region.code)
+                        .where(RaceRegion.race_id == race_id, Region.parent_code.in_(missing))
+                        .order_by(Region.code)
+                    )
+                    for row in rows:
+                        region = RegionRow(*row)
+                        assert region.parent_code is not None
+                        found[region.parent_code].append(region)
+                    for parent, children in found.items():
+                        known[(race_id, parent)] = children
+
+        await read()
+        return self._children
 
     async def units_below(self, race_id: int, codes: Sequence[str], length: int) -> dict[str, int]:
         """How many regions with codes of `length` the race covers below each code (e.g. kecamatan of a kabupaten)."""
         known = self._units
         if not self._due() and all((race_id, c, length) in known for c in codes):
             return {c: known[(race_id, c, length)] for c in codes}
-        async with self.sessions() as session:
-            await self._fresh(session)
-            known = self._units
-            missing = sorted({c for c in codes if (race_id, c, length) not in known})
-            for code, count in (await count_units_below(session, race_id, missing, length)).items():
-                known[(race_id, code, length)] = count
+
+        @shielded  # a cancelled caller never cuts the read short (api.storage.db.shielded)
+        async def read() -> None:
+            async with self.sessions() as session:
+                await self._fresh(session)
+                known = self._units
+                missing = sorted({c for c in codes if (race_id, c, length) not in known})
+                for code, count in (await count_units_below(session, race_id, missing, length)).items():
+                    known[(race_id, code, length)] = count
+
+        await read()
+        known = self._units
         return {c: known[(race_id, c, length)] for c in codes}
 
     async def tps_totals(self, race_id: int, codes: Sequence[str]) -> dict[str, int]:
         """TPS below each region the race covers; regions it does not cover are left out."""
         known = self._tps_totals
         if self._due() or any((race_id, c) not in known for c in codes):
-            async with self.sessions() as session:
-                await self._fresh(session)
-                known = self._tps_totals
-                missing = sorted({c for c in codes if (race_id, c) not in known})
-                if missing:
-                    rows = await session.execute(
-                        select(RaceRegion.region_code, RaceRegion.tps_total).where(
-                            RaceRegion.race_id == race_id, RaceRegion.region_code.in_(missing)
+
+            @shielded  # a cancelled caller never cuts the read short (api.storage.db.shielded)
+            async def read() -> None:
+                async with self.sessions() as session:
+                    await self._fresh(session)
+                    known = self._tps_totals
+                    missing = sorted({c for c in codes if (race_id, c) not in known})
+                    if missing:
+                        rows = await session.execute(
+                            select(RaceRegion.region_code, RaceRegion.tps_total).where(
+                                RaceRegion.race_id == race_id, RaceRegion.region_code.in_(missing)
+                            )
                         )
-                    )
-                    found = {code: total for code, total in rows}
-                    for code in missing:
-                        known[(race_id, code)] = found.get(code)
+                        found = {code: total for code, total in rows}
+                        for code in missing:
+                            known[(race_id, code)] = found.get(code)
+
+            await read()
+            known = self._tps_totals
         totals = {c: known[(race_id, c)] for c in codes}
         return {c: n for c, n in totals.items() if n is not None}

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
@@ -50,3 +56,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def shielded(read: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """A read that runs to its end in a task of its own, whatever befalls its caller.
+
+    graphql-core cancels the sibling fields of a field that fails, and a read cancelled in the middle of a statement
+    leaves its connection neither returned to the pool nor closed (the garbage collector finds it later). Shielded,
+    the read finishes and closes its session; the cancelled caller just does not wait for it.
+    """
+
+    @functools.wraps(read)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        task = asyncio.ensure_future(read(*args, **kwargs))
+        task.add_done_callback(_retrieve)
+        return await asyncio.shield(task)
+
+    return run
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """An error of a read nobody waits for any more is not worth a 'never retrieved' warning."""
+    if not task.cancelled():
+        task.exception()
