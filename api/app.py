@@ -17,6 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp
 
 from api.graphql import graphiql
 from api.graphql.errors import shorten
@@ -25,11 +26,12 @@ from api.graphql.http import PantauGraphQL
 from api.graphql.mutations import WORKER_HEADER
 from api.graphql.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from api.graphql.schema import build_schema
+from api.read.version import CurrentVersion
 from api.services import Services
 from api.settings import Settings
 from api.storage.health import RETRY_AFTER_SECONDS, DatabaseOutage, unreachable_reason
 from api.sync.metric_store import StoredSyncMetrics
-from observability.http_metrics import HttpMetrics
+from observability.http_metrics import HttpMetrics, RequestMetrics
 
 log = logging.getLogger("pantau.api")
 
@@ -37,7 +39,7 @@ log = logging.getLogger("pantau.api")
 Background = Callable[[Services], AbstractAsyncContextManager[None]]
 
 
-def create_app(settings: Settings, *, background: Sequence[Background] = (), schema: Any = None) -> Starlette:
+def create_app(settings: Settings, *, background: Sequence[Background] = (), schema: Any = None) -> ASGIApp:
     services = Services.build(settings)
     reads, registry, redis = services.reads, services.registry, services.redis
     limiter: RateLimiter = (
@@ -51,17 +53,23 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
     outage = DatabaseOutage()
     # A connection handed out of the pool means the database answers again: the outage, if any, is over.
     event.listen(services.engine.sync_engine, "checkout", lambda *_: outage.succeeded())
+    # One reading of the data version per worker, for ETags and the answer cache alike.
+    version = CurrentVersion(reads, settings.cache_version_seconds)
     graphql = PantauGraphQL(
         schema or build_schema(settings),
         services,
         limiter=limiter if settings.rate_limit_per_minute > 0 else None,
         outage=outage,
+        version=version,
     )
     # Every method reaches the view, which answers the ones it does not serve with a GraphQL-shaped 405.
     graphql_route = Route("/graphql", graphql)
-    # Cached GET answers sit in front of the router: a cached answer costs a dict lookup.
+    http_metrics = RequestMetrics(registry)
+    # Kept GET answers: in front of the router inside the stack (CORS, metrics), and before the whole stack for the
+    # requests that need none of it (`front`, below).
+    cached = CachedGet(version=version, max_age=settings.cache_max_age, route=graphql_route, outage=outage)
     front = [
-        Middleware(HttpMetrics, registry=registry),
+        Middleware(HttpMetrics, metrics=http_metrics),
         Middleware(
             CORSMiddleware,
             allow_origins=settings.allowed_origins,
@@ -70,14 +78,7 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
             expose_headers=["ETag", "Retry-After", WORKER_HEADER],
             max_age=600,
         ),
-        Middleware(
-            CachedGet,
-            sessions=reads,
-            max_age=settings.cache_max_age,
-            version_seconds=settings.cache_version_seconds,
-            route=graphql_route,
-            outage=outage,
-        ),
+        Middleware(cached.wrap),
     ]
 
     @asynccontextmanager
@@ -132,10 +133,10 @@ def create_app(settings: Settings, *, background: Sequence[Background] = (), sch
         middleware=front,
         lifespan=lifespan,
     )
-    return app
+    return cached.front(app, http_metrics)
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> ASGIApp:
     """The uvicorn factory: settings are read from the environment once per process.
 
     With PANTAU_SIREKAP_URL and PANTAU_SYNC_RACES set, the app follows Sirekap in the background, whenever it holds

@@ -36,6 +36,8 @@ class Settings:
     cache_max_age: int = 5
     #: How long a read of the data version (behind ETags) is reused, seconds.
     cache_version_seconds: float = 1.0
+    #: How long a query's answer is kept under its data version (in each worker and in Redis), seconds; 0: never.
+    answer_cache_seconds: int = 60
     #: "Now" for writes, the audit log and the sync: the wall clock, or a drill's (`PANTAU_CLOCK_*`).
     clock: Clock = field(default_factory=Clock)
     #: Request bodies larger than this are refused (413) before they are read, bytes.
@@ -68,6 +70,7 @@ class Settings:
             rate_limit_per_minute=int(environ.get("PANTAU_RATE_LIMIT", "3000")),
             cache_max_age=int(environ.get("PANTAU_CACHE_MAX_AGE", "5")),
             cache_version_seconds=float(environ.get("PANTAU_CACHE_VERSION_SECONDS", "1")),
+            answer_cache_seconds=int(environ.get("PANTAU_ANSWER_CACHE_SECONDS", "60")),
             clock=Clock.from_env(environ),
             max_body_bytes=int(environ.get("PANTAU_MAX_BODY_BYTES", str(256 * 1024))),
             max_document_bytes=int(environ.get("PANTAU_MAX_DOCUMENT_BYTES", str(32 * 1024))),

@@ -2,7 +2,9 @@
 
 For each query: requests/s and p50/p99 of one API worker, and of the baseline, a plain uvicorn app that returns the
 same response bytes, measured in the same run from a separate load-generator process. The headline is asked by GET
-(cacheable: answered from the ETag-keyed response cache); the others by POST (uncached: executed every time).
+(cacheable: answered from the ETag-keyed response cache); the others by POST to a worker whose answer cache is off
+(uncached: executed every time). `*_persisted` rows ask the TPS page and the breakdown by POST with only their
+persisted-query hash, from a second worker with the answer cache on: what a frontend using APQ gets.
 
     python bench/api_queries.py [--quick] [--tps 823236] [--admin-url postgresql://postgres@127.0.0.1:5432/test]
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import subprocess
 import sys
@@ -69,30 +72,40 @@ def start(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Pope
 
 
 def bench_dataset(label: str, database_url: str, race: str, kab: str, kec: str, ns: argparse.Namespace, workdir: Path):
-    api_port, base_port = loadgen.free_port(), loadgen.free_port()
+    api_port, cached_port, base_port = loadgen.free_port(), loadgen.free_port(), loadgen.free_port()
     env = {"PATH": "/usr/bin:/bin", "PANTAU_DATABASE_URL": database_url, "PANTAU_RATE_LIMIT": "0"}
-    api = start([sys.executable, "-m", "api", "--port", str(api_port)], env)
+    api = start([sys.executable, "-m", "api", "--port", str(api_port)], {**env, "PANTAU_ANSWER_CACHE_SECONDS": "0"})
+    cached = start([sys.executable, "-m", "api", "--port", str(cached_port)], env)
     baseline = None
     figures: dict[str, dict[str, float]] = {}
     try:
         loadgen.wait_for(api_port, "/healthz")
-        requests: dict[str, str] = {}
+        loadgen.wait_for(cached_port, "/healthz")
+        requests: dict[str, tuple[int, str]] = {}
         bodies: dict[str, str] = {}
         for name, query in queries(race, kab, kec).items():
             if name == "headline":
                 path = "/graphql?" + urllib.parse.urlencode({"query": query})
-                requests[name] = loadgen.get(path)
+                requests[name] = (api_port, loadgen.get(path))
                 answer = httpx.get(f"http://127.0.0.1:{api_port}{path}")
             else:
-                requests[name] = loadgen.post_json("/graphql", {"query": query})
+                requests[name] = (api_port, loadgen.post_json("/graphql", {"query": query}))
                 answer = httpx.post(f"http://127.0.0.1:{api_port}/graphql", json={"query": query})
             assert answer.status_code == 200 and "errors" not in answer.json(), answer.text[:500]
             bodies[name] = answer.text
+            if name in ("tps_page", "kabupaten_breakdown"):
+                persisted = {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(query.encode()).hexdigest()}}
+                registered = httpx.post(
+                    f"http://127.0.0.1:{cached_port}/graphql", json={"query": query, "extensions": persisted}
+                )
+                assert registered.text == answer.text, registered.text[:500]
+                requests[f"{name}_persisted"] = (cached_port, loadgen.post_json("/graphql", {"extensions": persisted}))
+                bodies[f"{name}_persisted"] = answer.text
         (workdir / "bodies.json").write_text(json.dumps(bodies))
         baseline = start([sys.executable, "-c", BASELINE_APP, str(base_port), str(workdir / "bodies.json")])
         loadgen.wait_for(base_port, "/?headline")
-        for name, request in requests.items():
-            api_figures = loadgen.rounds(api_port, [request], ns.rounds, ns.seconds, ns.connections, workdir)
+        for name, (port, request) in requests.items():
+            api_figures = loadgen.rounds(port, [request], ns.rounds, ns.seconds, ns.connections, workdir)
             plain = loadgen.rounds(
                 base_port, [loadgen.get(f"/?{name}")], ns.rounds, ns.seconds, ns.connections, workdir
             )
@@ -104,12 +117,12 @@ def bench_dataset(label: str, database_url: str, race: str, kab: str, kec: str, 
                 "baseline_p99_ms": plain["p99_ms"],
             }
             print(
-                f"{label:<9} {name:<20} {api_figures['rps']:8.0f} {api_figures['p50_ms']:7.1f} "
+                f"{label:<9} {name:<29} {api_figures['rps']:8.0f} {api_figures['p50_ms']:7.1f} "
                 f"{api_figures['p99_ms']:7.1f} {plain['rps']:9.0f} {api_figures['rps'] / plain['rps']:6.2f}",
                 flush=True,
             )
     finally:
-        for process in (api, baseline):
+        for process in (api, cached, baseline):
             if process is not None:
                 process.terminate()
                 process.wait(timeout=15)
@@ -135,7 +148,7 @@ def main() -> int:
         f"one API worker (rate limit off) vs a plain uvicorn endpoint returning the same bytes; "
         f"{ns.connections} connections from a separate load-generator process"
     )
-    print(f"{'dataset':<9} {'query':<20} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'plain r/s':>9} {'ratio':>6}")
+    print(f"{'dataset':<9} {'query':<29} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'plain r/s':>9} {'ratio':>6}")
     databases = asyncio.run(_databases(ns, workdir, tps))
     try:
         results = {
@@ -158,9 +171,9 @@ def main() -> int:
     }
     national = results["national"]
     targets = {
-        "headline_vs_plain_at_least_0.70": national["headline"]["rps"] / national["headline"]["baseline_rps"] >= 0.70,
+        "headline_vs_plain_at_least_0.9": national["headline"]["rps"] / national["headline"]["baseline_rps"] >= 0.9,
         "national_kabupaten_breakdown_p99_ms_at_most_50": national["kabupaten_breakdown"]["p99_ms"] <= 50,
-        "tps_page_rps_at_least_250": min(r["tps_page"]["rps"] for r in results.values()) >= 250,
+        "uncached_tps_page_rps_at_least_500": min(r["tps_page"]["rps"] for r in results.values()) >= 500,
     }
     print("targets: " + ", ".join(f"{name} {'met' if ok else 'NOT met'}" for name, ok in targets.items()))
     summary["targets_met"] = targets

@@ -20,16 +20,21 @@ MAX_JSON_DEPTH = 32
 
 
 class BadRequest(Exception):
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, headers: Mapping[str, str] | None = None, *, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = dict(headers or {})
+        #: The error's `extensions.code`, where clients act on it (a persisted query to send again).
+        self.code = code
 
 
 @dataclass(frozen=True)
 class GraphQLRequest:
-    query: str
+    #: None only when the request names a persisted query by its hash instead (`api.graphql.persisted`).
+    query: str | None
     variables: dict[str, Any] | None
     operation_name: str | None
     extensions: dict[str, Any] | None
@@ -129,7 +134,11 @@ def _request(item: Any, what: str) -> GraphQLRequest:
     if not isinstance(item, dict):
         raise BadRequest(400, f"{what} must be a JSON object with a query, not {quoted(item)}")
     query = item.get("query")
-    if not isinstance(query, str) or not query.strip():
+    extensions = item.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise BadRequest(400, f"`extensions` must be an object, not {quoted(extensions)}")
+    hashed = query is None and extensions is not None and "persistedQuery" in extensions
+    if not hashed and (not isinstance(query, str) or not query.strip()):
         given = "no query" if query is None else f"query {quoted(query)}"
         raise BadRequest(400, f"{what} must hold a GraphQL document in `query` (a non-empty string); got {given}")
     variables = item.get("variables")
@@ -138,7 +147,4 @@ def _request(item: Any, what: str) -> GraphQLRequest:
     name = item.get("operationName")
     if name is not None and not isinstance(name, str):
         raise BadRequest(400, f"`operationName` must be a string, not {quoted(name)}")
-    extensions = item.get("extensions")
-    if extensions is not None and not isinstance(extensions, dict):
-        raise BadRequest(400, f"`extensions` must be an object, not {quoted(extensions)}")
     return GraphQLRequest(query, variables, name, extensions)

@@ -2,13 +2,16 @@
 
 The ETag hashes the query with the data version, so a matching If-None-Match is answered 304 and a repeated query
 is answered from memory, both without executing, until the data changes. The data version itself is read at most
-once per `version_seconds` (well inside the max-age that clients may cache anyway). A hit is sent straight from
-prepared headers: on election night this is the path most requests take.
+once per `cache_version_seconds` (`api.read.version.CurrentVersion`, shared with the answer cache; well inside the
+max-age that clients may cache anyway). A hit is sent straight from prepared headers: on election night this is the
+path most requests take, and `front` takes it before the rest of the stack whenever no CORS or Authorization is
+involved.
 
 Only a 200 answer without errors is cached, here or on the way (`public, max-age`); the GraphQL view marks every
-other answer `no-store`, and this middleware leaves an answer that already says how to cache it alone. A request with
-an Authorization header is passed through uncached and its answer marked private. If-None-Match follows RFC 9110
-(13.1.2): a list of entity tags compared weakly, or `*`, which matches whenever there is a current answer.
+other answer `no-store`, and this middleware leaves an answer that already says how to cache it alone (the view
+says so for answers no data version covers, such as `upstream`). A request with an Authorization header is passed
+through uncached and its answer marked private. If-None-Match follows RFC 9110 (13.1.2): a list of entity tags
+compared weakly, or `*`, which matches whenever there is a current answer.
 """
 
 from __future__ import annotations
@@ -18,18 +21,17 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.graphql.answers import content_type, database_unreachable, negotiate
-from api.read.version import data_version
+from api.read.version import CurrentVersion
 from api.storage.health import DatabaseOutage, unreachable_reason
+from observability.http_metrics import RequestMetrics
 
 log = logging.getLogger("pantau.api.http")
 
@@ -45,42 +47,85 @@ class _Answer:
 
 
 class CachedGet:
+    """The middleware (`wrap` puts it in front of an app), and `front`, the path a kept answer takes past the rest."""
+
     def __init__(
         self,
-        app: ASGIApp,
-        sessions: async_sessionmaker[AsyncSession],
+        version: CurrentVersion,
         max_age: int,
-        version_seconds: float = 1.0,
         entries: int = 256,
-        clock: Callable[[], float] = time.monotonic,
         path: str = "/graphql",
         route: Any = None,
         outage: DatabaseOutage | None = None,
     ) -> None:
-        self.app = app
-        self.sessions = sessions
+        self.app: ASGIApp | None = None
+        self.version = version
         self.max_age = max_age
-        self.version_seconds = version_seconds
         self.entries = entries
-        self.clock = clock
         self.path = path
         #: The route the answers belong to, for the request metrics' handler label.
         self.route = route
         self.outage = outage or DatabaseOutage()
         self.answers: OrderedDict[bytes, _Answer] = OrderedDict()
-        self._version: tuple[float, str] | None = None
         self._cache_control = f"public, max-age={max_age}".encode()
+        self._media: dict[bytes | None, str | None] = {}
 
-    async def _data_version(self) -> str:
-        now = self.clock()
-        if self._version is not None and now - self._version[0] < self.version_seconds:
-            return self._version[1]
-        async with self.sessions() as session:
-            version = await data_version(session)
-        self._version = (now, version)
-        return version
+    def wrap(self, app: ASGIApp) -> CachedGet:
+        self.app = app
+        return self
+
+    def front(self, app: ASGIApp, metrics: RequestMetrics) -> ASGIApp:
+        """An ASGI app answering what this cache holds before `app` (the whole stack) sees the request, counted in
+        `metrics`. It takes only requests that need nothing of the stack: no Origin (CORS), no Authorization."""
+        handler = getattr(self.route, "path", self.path)
+
+        async def door(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == self.path:
+                started = time.perf_counter()
+                status = await self._answer_kept(scope, send)
+                if status:
+                    metrics.served(handler, "GET", status, time.perf_counter() - started)
+                    return
+            await app(scope, receive, send)
+
+        return door
+
+    async def _answer_kept(self, scope: Scope, send: Send) -> int:
+        """Send the kept answer (200 or 304) and say its status; 0 when there is none to send."""
+        query_string: bytes = scope["query_string"]
+        accept = None
+        for name, value in scope["headers"]:
+            if name == b"accept":
+                accept = value
+            elif name in (b"origin", b"authorization"):
+                return 0
+        media = self._negotiated(accept)
+        if not query_string or media is None:
+            return 0
+        version = self.version.fresh()
+        if version is None:
+            return 0  # due to be read: the stack reads it (and says why when it cannot)
+        key = media.encode() + b" " + query_string
+        answer = self.answers.get(key)
+        if answer is None or answer.version != version:
+            return 0
+        self.answers.move_to_end(key)
+        if _matches(scope, answer.etag, exists=True):
+            await _send(send, 304, answer.headers[1:], b"")
+            return 304
+        await _send(send, 200, answer.headers, answer.body)
+        return 200
+
+    def _negotiated(self, accept: bytes | None) -> str | None:
+        if accept in self._media:
+            return self._media[accept]
+        media = negotiate(accept)
+        if len(self._media) < 64:
+            self._media[accept] = media
+        return media
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.app is not None, "CachedGet.wrap(app) first"
         if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
@@ -95,7 +140,7 @@ class CachedGet:
             await self.app(scope, receive, _private(send))
             return
         try:
-            version = await self._data_version()
+            version = await self.version.get()
         except (OSError, SQLAlchemyError) as error:
             reason = unreachable_reason(error)
             if reason is None:
@@ -103,7 +148,7 @@ class CachedGet:
             self.outage.failed(reason)
             await database_unreachable(scope, receive, send)
             return
-        media = negotiate(_header(scope, b"accept"))
+        media = self._negotiated(_header(scope, b"accept"))
         if media is None:
             await self.app(scope, receive, send)  # answered 406 there
             return

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -27,12 +28,15 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from api.graphql import answers, graphiql
+from api.graphql.answer_cache import AnswerCache, answer_key, operation_kind
 from api.graphql.answers import GRAPHQL_RESPONSE, NO_STORE, errors_response, negotiate
 from api.graphql.body import BadRequest, GraphQLRequest, from_query_string, graphql_requests, parse_json, read_body
 from api.graphql.context import Context
 from api.graphql.errors import DATABASE_UNREACHABLE, graphql_error, quoted
 from api.graphql.limits import RATE_LIMITED, Edge
+from api.graphql.persisted import PersistedQueries
 from api.graphql.ratelimit import RateLimiter
+from api.read.version import CurrentVersion
 from api.storage.health import DatabaseOutage
 
 if TYPE_CHECKING:
@@ -54,6 +58,7 @@ class PantauGraphQL(GraphQL[Context, None]):
         *,
         limiter: RateLimiter | None = None,
         outage: DatabaseOutage | None = None,
+        version: CurrentVersion | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide=None, allowed_origins=services.settings.allowed_origins)
         self.services = services
@@ -62,6 +67,12 @@ class PantauGraphQL(GraphQL[Context, None]):
         self.catalog = services.catalog
         self.limiter = limiter
         self.outage = outage or DatabaseOutage()
+        settings = services.settings
+        self.version = version or CurrentVersion(services.reads, settings.cache_version_seconds)
+        self.persisted = PersistedQueries(services.redis, settings.redis_prefix)
+        self.cache = AnswerCache(
+            services.redis, settings.redis_prefix, services.registry, ttl_seconds=settings.answer_cache_seconds
+        )
 
     def _edge(self, scope: Scope) -> Edge:
         return Edge(client_of(scope), self.limiter, self.outage)
@@ -101,7 +112,8 @@ class PantauGraphQL(GraphQL[Context, None]):
                 return Response(status_code=204, headers={"Allow": _ALLOW})
             if method not in ("GET", "POST"):
                 raise BadRequest(405, f"{request.method} is not served here; use GET or POST", {"Allow": _ALLOW})
-            if method == "GET" and "query" not in request.query_params:
+            params = request.query_params
+            if method == "GET" and "query" not in params and "extensions" not in params:
                 if self.settings.development and "text/html" in request.headers.get("accept", ""):
                     return graphiql.page()
                 raise BadRequest(400, "a GET request needs a `query` parameter holding a GraphQL document")
@@ -117,12 +129,53 @@ class PantauGraphQL(GraphQL[Context, None]):
                 edge=self._edge(scope),
                 services=self.services,
             )
-            if isinstance(operations, list):
-                results = [await self._execute(op, context, method) for op in operations]
-                return self._respond(results, context, media, batch=True)
-            return self._respond([await self._execute(operations, context, method)], context, media, batch=False)
+            batch = isinstance(operations, list)
+            version = await self._version(request)
+            outcomes = [
+                await self._answer(op, context, method, version)
+                for op in (operations if isinstance(operations, list) else [operations])
+            ]
+            return self._respond(outcomes, context, media, batch=batch)
         except BadRequest as error:
-            return errors_response(error.status, [graphql_error(error.message)], media, error.headers)
+            return errors_response(error.status, [graphql_error(error.message, error.code)], media, error.headers)
+
+    async def _version(self, request: Request) -> str | None:
+        """The data version answers are cached under; None when this request's answers are not cached."""
+        if not self.cache.enabled or "authorization" in request.headers:
+            return None
+        try:
+            return await self.version.get()
+        except (OSError, SQLAlchemyError):
+            return None  # the operation reports the database's absence
+
+    async def _answer(
+        self, operation: GraphQLRequest, context: Context, method: str, version: str | None
+    ) -> ExecutionResult | bytes:
+        """One operation's answer: a cached one (bytes), or its result once run."""
+        operation, unregistered = await self.persisted.resolve(operation)
+        key = answer_key(operation) if version is not None else None
+        if key is not None and version is not None:
+            cached = await self.cache.get(key, version)
+            if cached is not None:
+                return cached
+        result = await self._execute(operation, context, method)
+        assert operation.query is not None
+        if unregistered is not None and not _request_error(result):
+            await self.persisted.register(unregistered, operation.query)
+        kind, stored = operation_kind(operation.query, operation.operation_name)
+        if kind == "mutation":
+            self.version.forget()  # this worker's next read sees its own write
+        if result.errors or result.data is None or kind != "query":
+            return result
+        if not stored:
+            if method == "GET":  # `upstream`: kept on the way for max-age, never by data version
+                context.response.headers["Cache-Control"] = f"public, max-age={self.settings.cache_max_age}"
+            return result
+        if key is None or version is None:
+            return result
+        encoded = answers.encode(_body(result))
+        await self.cache.put(key, version, encoded)
+        return encoded
 
     async def _operations(self, request: Request, method: str) -> GraphQLRequest | list[GraphQLRequest]:
         if method == "GET":
@@ -156,24 +209,27 @@ class PantauGraphQL(GraphQL[Context, None]):
         except MissingQueryError:
             raise BadRequest(400, "the request holds no GraphQL document") from None
 
-    def _respond(self, results: list[ExecutionResult], context: Context, media: str, *, batch: bool) -> Response:
+    def _respond(
+        self, results: list[ExecutionResult | bytes], context: Context, media: str, *, batch: bool
+    ) -> Response:
         edge = context.edge
         assert edge is not None
-        if any(_has_code(r, RATE_LIMITED) for r in results) and edge.retry_after is not None:
-            rate = [e for r in results for e in _formatted(r) if e.get("extensions", {}).get("code") == RATE_LIMITED]
+        ran = [r for r in results if isinstance(r, ExecutionResult)]
+        if any(_has_code(r, RATE_LIMITED) for r in ran) and edge.retry_after is not None:
+            rate = [e for r in ran for e in _formatted(r) if e.get("extensions", {}).get("code") == RATE_LIMITED]
             return errors_response(429, rate[:1], media, {"Retry-After": str(max(1, round(edge.retry_after)))})
-        if any(e.message == DATABASE_UNREACHABLE for r in results for e in r.errors or []):
+        if any(e.message == DATABASE_UNREACHABLE for r in ran for e in r.errors or []):
             return answers.unreachable_response(media)
-        bodies = [_body(r) for r in results]
-        failed = any("data" not in b for b in bodies)
+        bodies = {id(r): _body(r) for r in ran}
+        failed = any("data" not in b for b in bodies.values())
         status = 400 if media == GRAPHQL_RESPONSE and failed else 200
-        response = Response(
-            answers.encode(bodies if batch else bodies[0]), status_code=status, media_type=answers.content_type(media)
-        )
+        encoded = [r if isinstance(r, bytes) else answers.encode(bodies[id(r)]) for r in results]
+        content = b"[" + b",".join(encoded) + b"]" if batch else encoded[0]
+        response = Response(content, status_code=status, media_type=answers.content_type(media))
         sub = context.response
         if isinstance(sub, Response):
             response.headers.update(dict(sub.headers))
-        if failed or any("errors" in b for b in bodies):
+        if failed or any("errors" in b for b in bodies.values()):
             response.headers["Cache-Control"] = NO_STORE
         return response
 
@@ -192,11 +248,16 @@ def _has_code(result: ExecutionResult, code: str) -> bool:
     return any((e.extensions or {}).get("code") == code for e in result.errors or [])
 
 
+def _request_error(result: ExecutionResult) -> bool:
+    """Errors before execution (parse, validation, limits): they carry no path."""
+    return bool(result.errors) and all(not e.path for e in result.errors or [])
+
+
 def _body(result: ExecutionResult) -> dict[str, Any]:
     body: dict[str, Any] = {}
     # A result that never reached execution (parse, validation, variables, limits: errors without a path) has no
     # data entry at all; a field error leaves data, even null.
-    if not (result.data is None and result.errors and all(not e.path for e in result.errors)):
+    if not (result.data is None and _request_error(result)):
         body["data"] = result.data
     if result.errors:
         body["errors"] = _formatted(result)

@@ -85,15 +85,19 @@ def test_batches_are_limited(belu_database_url: str) -> None:
 
 
 def test_rate_limit_in_process(belu_database_url: str) -> None:
-    # HEADLINE selects 6 fields, so it costs 6: two fit in a budget of 15, the third does not.
+    # Each document selects 6 fields, so it costs 6: two fit in a budget of 15, the third does not. An answer
+    # already kept by data version costs nothing: the first is answered again.
+    documents = [f"query Q{i} {HEADLINE}" for i in range(4)]
     settings = Settings(database_url=belu_database_url, rate_limit_per_minute=15)
     with serving(create_app(settings)) as base, httpx.Client(base_url=base) as client:
-        answers = [client.post("/graphql", json={"query": HEADLINE}).status_code for _ in range(3)]
-        refused = client.post("/graphql", json={"query": HEADLINE})
+        answers = [client.post("/graphql", json={"query": d}).status_code for d in documents[:3]]
+        refused = client.post("/graphql", json={"query": documents[3]})
+        kept = client.post("/graphql", json={"query": documents[0]})
     assert answers == [200, 200, 429]
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     assert refused.json()["errors"][0]["message"] == "rate limit exceeded: this query costs 6; retry later"
+    assert kept.status_code == 200
 
 
 @pytest.mark.skipif(not os.environ.get("PANTAU_TEST_REDIS_URL"), reason="PANTAU_TEST_REDIS_URL not set")
@@ -104,9 +108,13 @@ def test_rate_limit_is_shared_by_workers_through_redis(belu_database_url: str) -
         redis_url=os.environ["PANTAU_TEST_REDIS_URL"],
         redis_prefix=f"pantau-test-{uuid.uuid4().hex}",
     )
+    documents = [f"query Q{i} {HEADLINE}" for i in range(3)]
     # Two apps stand for two workers: each has its own process state, and only Redis is shared.
     with serving(create_app(settings)) as one, serving(create_app(settings)) as two:
-        codes = [httpx.post(f"{base}/graphql", json={"query": HEADLINE}).status_code for base in (one, two, one)]
+        codes = [
+            httpx.post(f"{base}/graphql", json={"query": d}).status_code
+            for base, d in zip((one, two, one), documents, strict=True)
+        ]
     assert codes == [200, 200, 429]
 
 

@@ -108,7 +108,7 @@ async def test_a_body_sent_in_chunks_is_read_only_up_to_the_limit(belu_database_
         "http_version": "1.1",
         "app": app,
     }
-    await app.router(scope, receive, send)  # type: ignore[arg-type]
+    await app(scope, receive, send)  # type: ignore[arg-type]
     assert sent[0]["status"] == 413
     assert received == 17  # 1 MiB and one chunk over: the other 9 MB were never asked for
 

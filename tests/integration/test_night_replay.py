@@ -83,7 +83,10 @@ async def night(belu_race_database_url: str) -> AsyncIterator[Night]:
     start = wita(9, 13, 45)
     wall, sync_clock = Wall(start), FakeClock(start.astimezone(UTC))
     tokens = await replay_tokens(belu_race_database_url, belu_2020(), start)
-    settings = Settings(database_url=belu_race_database_url, rate_limit_per_minute=0, clock=Clock(wall=wall))
+    # Each moment is read right after the sync or a replayed write: the data version is read on every request.
+    settings = Settings(
+        database_url=belu_race_database_url, rate_limit_per_minute=0, clock=Clock(wall=wall), cache_version_seconds=0
+    )
     with running_simulator("belu-2020") as sim:
         async with (
             sync_harness(belu_race_database_url, sim.base_url, sync_clock) as harness,
