@@ -9,16 +9,15 @@
   keeps what Redis gave it. An answer larger than `max_bytes` is not kept.
 - Kept: a query's answer without errors, to a request without Authorization (an answer may depend on who asks).
   Never kept: mutations, and documents that select `upstream`, which is the monitor's view and no version covers.
-- A Redis that cannot be reached (or answers slower than REDIS_TIMEOUT_SECONDS) is a miss, never a failed request.
+- A Redis that cannot be reached (or answers slower than `api.storage.shared_store.TIMEOUT_SECONDS`) is a miss,
+  never a failed request.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import json
-import logging
 from collections import OrderedDict
 
 from graphql import (
@@ -34,12 +33,10 @@ from graphql import (
 )
 from prometheus_client import CollectorRegistry, Counter
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from api.graphql.body import GraphQLRequest
-from api.graphql.persisted import REDIS_TIMEOUT_SECONDS, sha256_of
-
-log = logging.getLogger("pantau.api.answer_cache")
+from api.graphql.persisted import sha256_of
+from api.storage.shared_store import SharedStore
 
 #: Root fields whose answers are not made of stored data alone.
 LIVE_FIELDS = frozenset({"upstream"})
@@ -105,8 +102,7 @@ class AnswerCache:
         max_bytes: int = 1_000_000,
         kept_bytes: int = 64_000_000,
     ) -> None:
-        self.redis = redis
-        self.prefix = f"{prefix}:answer:"
+        self.shared = SharedStore(redis, f"{prefix}:answer:", "kept answers")
         self.ttl_seconds = ttl_seconds
         self.entries = entries
         self.max_bytes = max_bytes
@@ -119,7 +115,9 @@ class AnswerCache:
             ["found"],
             registry=registry,
         )
-        self._local, self._shared, self._missed = (lookups.labels(f) for f in ("worker", "shared", "no"))
+        self._found_here = lookups.labels("worker")
+        self._found_shared = lookups.labels("shared")
+        self._found_nowhere = lookups.labels("no")
 
     @property
     def enabled(self) -> bool:
@@ -129,13 +127,13 @@ class AnswerCache:
         kept = self.answers.get(key)
         if kept is not None and kept[0] == version:
             self.answers.move_to_end(key)
-            self._local.inc()
+            self._found_here.inc()
             return kept[1]
-        body = await self._shared_get(key, version)
+        body = await self.shared.get(f"{version}:{key}")
         if body is None:
-            self._missed.inc()
+            self._found_nowhere.inc()
             return None
-        self._shared.inc()
+        self._found_shared.inc()
         self._keep(key, version, body)
         return body
 
@@ -143,26 +141,7 @@ class AnswerCache:
         if len(body) > self.max_bytes:
             return
         self._keep(key, version, body)
-        if self.redis is None:
-            return
-        try:
-            async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
-                await self.redis.set(f"{self.prefix}{version}:{key}", body, ex=self.ttl_seconds)
-        except (RedisError, OSError, TimeoutError) as error:
-            log.warning("answer not shared: %s", type(error).__name__)
-
-    async def _shared_get(self, key: str, version: str) -> bytes | None:
-        if self.redis is None:
-            return None
-        try:
-            async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
-                found = await self.redis.get(f"{self.prefix}{version}:{key}")
-        except (RedisError, OSError, TimeoutError) as error:
-            log.warning("answer cache not reached: %s", type(error).__name__)
-            return None
-        if found is None:
-            return None
-        return found if isinstance(found, bytes) else str(found).encode()
+        await self.shared.set(f"{version}:{key}", body, self.ttl_seconds)
 
     def _keep(self, key: str, version: str, body: bytes) -> None:
         replaced = self.answers.pop(key, None)

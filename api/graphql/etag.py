@@ -105,7 +105,10 @@ class CachedGet:
         version = self.version.fresh()
         if version is None:
             return 0  # due to be read: the stack reads it (and says why when it cannot)
-        key = media.encode() + b" " + query_string
+        return await self._send_kept(scope, send, media.encode() + b" " + query_string, version)
+
+    async def _send_kept(self, scope: Scope, send: Send, key: bytes, version: str) -> int:
+        """The answer kept under `key` for `version`, sent as 200 or 304; its status, or 0 when there is none."""
         answer = self.answers.get(key)
         if answer is None or answer.version != version:
             return 0
@@ -154,13 +157,7 @@ class CachedGet:
             return
         # One entry per representation (Vary: Accept).
         key = media.encode() + b" " + query_string
-        answer = self.answers.get(key)
-        if answer is not None and answer.version == version:
-            self.answers.move_to_end(key)
-            if _matches(scope, answer.etag, exists=True):
-                await _send(send, 304, answer.headers[1:], b"")
-            else:
-                await _send(send, 200, answer.headers, answer.body)
+        if await self._send_kept(scope, send, key, version):
             return
         digest = hashlib.sha256(f"{version}\n".encode() + key).hexdigest()[:32]
         etag = f'W/"{digest}"'.encode()

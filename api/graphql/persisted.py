@@ -16,23 +16,17 @@ documents again.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import logging
 import re
 from collections import OrderedDict
 from dataclasses import replace
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from api.graphql.body import BadRequest, GraphQLRequest
-
-log = logging.getLogger("pantau.api.persisted")
+from api.storage.shared_store import SharedStore
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
-#: How long a shared store call may take before the request goes on without it.
-REDIS_TIMEOUT_SECONDS = 0.25
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -64,8 +58,7 @@ def requested_hash(request: GraphQLRequest) -> str | None:
 
 class PersistedQueries:
     def __init__(self, redis: Redis | None, prefix: str, *, entries: int = 1024, ttl_seconds: int = 86_400) -> None:
-        self.redis = redis
-        self.prefix = f"{prefix}:apq:"
+        self.shared = SharedStore(redis, f"{prefix}:apq:", "persisted queries")
         self.entries = entries
         self.ttl_seconds = ttl_seconds
         self.documents: OrderedDict[str, str] = OrderedDict()
@@ -88,26 +81,13 @@ class PersistedQueries:
 
     async def register(self, digest: str, query: str) -> None:
         self._keep(digest, query)
-        if self.redis is None:
-            return
-        try:
-            async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
-                await self.redis.set(self.prefix + digest, query, ex=self.ttl_seconds)
-        except (RedisError, OSError, TimeoutError) as error:
-            log.warning("persisted query not shared: %s", type(error).__name__)
+        await self.shared.set(digest, query, self.ttl_seconds)
 
     async def _shared(self, digest: str) -> str | None:
-        if self.redis is None:
-            return None
-        try:
-            async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
-                found = await self.redis.get(self.prefix + digest)
-        except (RedisError, OSError, TimeoutError) as error:
-            log.warning("persisted query store not reached: %s", type(error).__name__)
-            return None
+        found = await self.shared.get(digest)
         if found is None:
             return None
-        text = found.decode() if isinstance(found, bytes) else str(found)
+        text = found.decode()
         # The store is shared: a document under a hash it does not have is never run.
         return text if sha256_of(text) == digest else None
 
