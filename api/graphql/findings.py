@@ -9,9 +9,9 @@ from api.graphql.context import Info
 from api.graphql.errors import PublicError
 from api.graphql.paging import PageInfo
 from api.graphql.types import FindingSeverity, Source
-from api.read.findings import MAX_PAGE, FindingCursorError, FindingFilter, FindingPage, Severity, findings_page
+from api.read.findings import MAX_PAGE, FindingCursorError, FindingFilter, Severity, findings_page
 from api.storage import models
-from api.storage.db import shielded
+from api.storage.db import shielded_read
 from sirekap.codes import CodeError, level_of
 
 
@@ -57,14 +57,11 @@ async def findings_connection(
     if found_race is None:
         raise PublicError(f"no race {race!r}")
     filters = FindingFilter(region, severity, rule)
-
-    @shielded  # a field cancelled by a failing sibling never cuts the read short
-    async def read() -> FindingPage:
-        async with info.context.sessions() as session:
-            return await findings_page(session, found_race.id, filters, first=first, after=after)
-
-    try:
-        page = await read()
+    try:  # shielded: a field cancelled by a failing sibling never cuts the read short
+        page = await shielded_read(
+            info.context.sessions,
+            lambda session: findings_page(session, found_race.id, filters, first=first, after=after),
+        )
     except FindingCursorError as error:
         raise PublicError(str(error)) from error
     edges = [

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types.nodes import SelectedField, Selection
 
 from api.graphql.context import Info
@@ -20,7 +21,7 @@ from api.read.catalog import RaceRow
 from api.read.findings import Severity
 from api.read.tps import MAX_PAGE, CursorError, TpsFilter, TpsOrder, TpsPage, TpsRow, tps_count, tps_page
 from api.storage import models
-from api.storage.db import shielded
+from api.storage.db import shielded_read
 from sirekap.codes import CodeError, Level, level_of
 
 TpsOrderEnum = strawberry.enum(TpsOrder, description="How TPS pages are ordered (always then by code).")
@@ -113,13 +114,8 @@ class Query:
         if found_race is None:
             return None
         statement = select(models.Tps).where(models.Tps.race_id == found_race.id, models.Tps.code == code)
-
-        @shielded  # a field cancelled by a failing sibling never cuts the read short
-        async def read() -> models.Tps | None:
-            async with info.context.sessions() as session:
-                return await session.scalar(statement)
-
-        row = await read()
+        # Shielded: a field cancelled by a failing sibling never cuts the read short.
+        row = await shielded_read(info.context.sessions, lambda session: session.scalar(statement))
         return _tps(row, found_race) if row else None
 
     @strawberry.field(description=f"TPS of a race, filtered and ordered, {MAX_PAGE} per page at most.")
@@ -152,25 +148,23 @@ class Query:
         if counting and filters.only_region() and level_of(code) is not Level.TPS:
             count, counting = (await info.context.loaders.catalog.tps_totals(found_race.id, [code])).get(code, 0), False
 
-        @shielded  # a field cancelled by a failing sibling never cuts the read short
-        async def read() -> tuple[TpsPage, int]:
-            async with info.context.sessions() as session:
-                page = await tps_page(
-                    session,
-                    found_race.id,
-                    filters,
-                    order=order_by,
-                    source=votes_source,
-                    descending=descending,
-                    first=first,
-                    after=after,
-                )
-                if not counting:
-                    return page, count
-                return page, await tps_count(session, found_race.id, filters, found_race.region_code)
+        async def read(session: AsyncSession) -> tuple[TpsPage, int]:
+            page = await tps_page(
+                session,
+                found_race.id,
+                filters,
+                order=order_by,
+                source=votes_source,
+                descending=descending,
+                first=first,
+                after=after,
+            )
+            if not counting:
+                return page, count
+            return page, await tps_count(session, found_race.id, filters, found_race.region_code)
 
-        try:
-            page, count = await read()
+        try:  # shielded: a field cancelled by a failing sibling never cuts the read short
+            page, count = await shielded_read(info.context.sessions, read)
         except CursorError as error:
             raise PublicError(str(error)) from error
         edges = [

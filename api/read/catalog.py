@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.read.results import count_units_below
-from api.storage.db import shielded
+from api.storage.db import shielded_read
 from api.storage.models import Paslon, Race, RaceRegion, Region, Tps
+
+T = TypeVar("T")
 
 #: Regions kept at most; a national tree has about 91,600.
 MAX_REGIONS = 250_000
@@ -108,21 +112,26 @@ class Catalog:
             self._units = {}
             self._tps_totals = {}
 
+    async def _reading(self, load: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`load` in a session of its own once the catalog is checked fresh, run to its end whatever befalls the
+        caller (`api.storage.db.shielded_read`)."""
+
+        async def fresh_then_load(session: AsyncSession) -> T:
+            await self._fresh(session)
+            return await load(session)
+
+        return await shielded_read(self.sessions, fresh_then_load)
+
     async def races(self) -> list[RaceRow]:
         """Every race, newest voting day first."""
         races = self._races
         if races is None or self._due():
-
-            @shielded  # a cancelled caller never cuts the read short (api.storage.db.shielded)
-            async def read() -> list[RaceRow]:
-                async with self.sessions() as session:
-                    await self._fresh(session)
-                    return self._races if self._races is not None else await self._load_races(session)
-
-            races = await read()
+            races = await self._reading(self._load_races)
         return races
 
     async def _load_races(self, session: AsyncSession) -> list[RaceRow]:
+        if self._races is not None:  # the check found them current
+            return self._races
         rows = await session.execute(
             select(
                 Race.id,
@@ -164,101 +173,80 @@ class Catalog:
     async def regions(self, codes: Iterable[str]) -> dict[str, RegionRow]:
         wanted = set(codes)
         if self._due() or not wanted <= self._regions.keys():
-
-            @shielded  # a cancelled caller never cuts the read short (api.storage.db.shielded)
-            async def read() -> None:
-                async with self.sessions() as session:
-                    await self._fresh(session)
-                    missing = sorted(wanted - self._regions.keys())
-                    if missing:
-                        if len(self._regions) + len(missing) > MAX_REGIONS:
-                            self._regions = {}
-                        rows = await session.execute(
-                            select(Region.code, Region.name, Region.level, Region.parent_code).where(
-                                Region.code.in_(missing)
-                            )
-                        )
-                        known = self._regions
-                        for row in rows:
-                            known[row[0]] = RegionRow(*row)
-
-            await read()
+            await self._reading(partial(self._load_regions, wanted))
         known = self._regions
         return {code: known[code] for code in wanted if code in known}
+
+    async def _load_regions(self, wanted: set[str], session: AsyncSession) -> None:
+        missing = sorted(wanted - self._regions.keys())
+        if missing:
+            if len(self._regions) + len(missing) > MAX_REGIONS:
+                self._regions = {}
+            rows = await session.execute(
+                select(Region.code, Region.name, Region.level, Region.parent_code).where(Region.code.in_(missing))
+            )
+            known = self._regions
+            for row in rows:
+                known[row[0]] = RegionRow(*row)
 
     async def children(self, race_id: int, parents: Sequence[str]) -> dict[str, list[RegionRow]]:
         """The regions directly below each parent that the race covers, by code."""
         known = self._children
         if self._due() or any((race_id, p) not in known for p in parents):
-            known = await self._load_children(race_id, parents)
+            await self._reading(partial(self._load_children, race_id, parents))
+            known = self._children
         return {p: known[(race_id, p)] for p in parents}
 
-    async def _load_children(self, race_id: int, parents: Sequence[str]) -> dict[tuple[int, str], list[RegionRow]]:
-        @shielded  # a cancelled caller never cuts the read short (api.storage.db.shielded)
-        async def read() -> None:
-            async with self.sessions() as session:
-                await self._fresh(session)
-                known = self._children
-                missing = sorted({p for p in parents if (race_id, p) not in known})
-                if missing:
-                    found: dict[str, list[RegionRow]] = {p: [] for p in missing}
-                    rows = await session.execute(
-                        select(Region.code, Region.name, Region.level, Region.parent_code)
-                        .join(RaceRegion, RaceRegion.region_code == Region.code)
-                        .where(RaceRegion.race_id == race_id, Region.parent_code.in_(missing))
-                        .order_by(Region.code)
-                    )
-                    for row in rows:
-                        region = RegionRow(*row)
-                        assert region.parent_code is not None
-                        found[region.parent_code].append(region)
-                    for parent, children in found.items():
-                        known[(race_id, parent)] = children
-
-        await read()
-        return self._children
+    async def _load_children(self, race_id: int, parents: Sequence[str], session: AsyncSession) -> None:
+        known = self._children
+        missing = sorted({p for p in parents if (race_id, p) not in known})
+        if missing:
+            found: dict[str, list[RegionRow]] = {p: [] for p in missing}
+            rows = await session.execute(
+                select(Region.code, Region.name, Region.level, Region.parent_code)
+                .join(RaceRegion, RaceRegion.region_code == Region.code)
+                .where(RaceRegion.race_id == race_id, Region.parent_code.in_(missing))
+                .order_by(Region.code)
+            )
+            for row in rows:
+                region = RegionRow(*row)
+                assert region.parent_code is not None
+                found[region.parent_code].append(region)
+            for parent, children in found.items():
+                known[(race_id, parent)] = children
 
     async def units_below(self, race_id: int, codes: Sequence[str], length: int) -> dict[str, int]:
         """How many regions with codes of `length` the race covers below each code (e.g. kecamatan of a kabupaten)."""
         known = self._units
-        if not self._due() and all((race_id, c, length) in known for c in codes):
-            return {c: known[(race_id, c, length)] for c in codes}
-
-        @shielded  # a cancelled caller never cuts the read short (api.storage.db.shielded)
-        async def read() -> None:
-            async with self.sessions() as session:
-                await self._fresh(session)
-                known = self._units
-                missing = sorted({c for c in codes if (race_id, c, length) not in known})
-                for code, count in (await count_units_below(session, race_id, missing, length)).items():
-                    known[(race_id, code, length)] = count
-
-        await read()
-        known = self._units
+        if self._due() or any((race_id, c, length) not in known for c in codes):
+            await self._reading(partial(self._load_units, race_id, codes, length))
+            known = self._units
         return {c: known[(race_id, c, length)] for c in codes}
+
+    async def _load_units(self, race_id: int, codes: Sequence[str], length: int, session: AsyncSession) -> None:
+        known = self._units
+        missing = sorted({c for c in codes if (race_id, c, length) not in known})
+        for code, count in (await count_units_below(session, race_id, missing, length)).items():
+            known[(race_id, code, length)] = count
 
     async def tps_totals(self, race_id: int, codes: Sequence[str]) -> dict[str, int]:
         """TPS below each region the race covers; regions it does not cover are left out."""
         known = self._tps_totals
         if self._due() or any((race_id, c) not in known for c in codes):
-
-            @shielded  # a cancelled caller never cuts the read short (api.storage.db.shielded)
-            async def read() -> None:
-                async with self.sessions() as session:
-                    await self._fresh(session)
-                    known = self._tps_totals
-                    missing = sorted({c for c in codes if (race_id, c) not in known})
-                    if missing:
-                        rows = await session.execute(
-                            select(RaceRegion.region_code, RaceRegion.tps_total).where(
-                                RaceRegion.race_id == race_id, RaceRegion.region_code.in_(missing)
-                            )
-                        )
-                        found = {code: total for code, total in rows}
-                        for code in missing:
-                            known[(race_id, code)] = found.get(code)
-
-            await read()
+            await self._reading(partial(self._load_tps_totals, race_id, codes))
             known = self._tps_totals
         totals = {c: known[(race_id, c)] for c in codes}
         return {c: n for c, n in totals.items() if n is not None}
+
+    async def _load_tps_totals(self, race_id: int, codes: Sequence[str], session: AsyncSession) -> None:
+        known = self._tps_totals
+        missing = sorted({c for c in codes if (race_id, c) not in known})
+        if missing:
+            rows = await session.execute(
+                select(RaceRegion.region_code, RaceRegion.tps_total).where(
+                    RaceRegion.race_id == race_id, RaceRegion.region_code.in_(missing)
+                )
+            )
+            found = {code: total for code, total in rows}
+            for code in missing:
+                known[(race_id, code)] = found.get(code)

@@ -75,6 +75,17 @@ def shielded(read: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     return run
 
 
+async def shielded_read(sessions: async_sessionmaker[AsyncSession], read: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """`read` in a session of its own, run to its end in a task of its own (see `shielded`)."""
+
+    @shielded
+    async def run() -> T:
+        async with sessions() as session:
+            return await read(session)
+
+    return await run()
+
+
 def _retrieve(task: asyncio.Future[Any]) -> None:
     """An error of a read nobody waits for any more is not worth a 'never retrieved' warning."""
     if not task.cancelled():
