@@ -27,7 +27,6 @@ from graphql import (
     GraphQLError,
     InlineFragmentNode,
     OperationDefinitionNode,
-    OperationType,
     SelectionSetNode,
     parse,
 )
@@ -65,12 +64,6 @@ def operation_kind(query: str, operation_name: str | None) -> tuple[str | None, 
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     stored = not _root_fields(chosen[0].selection_set, fragments, set()) & LIVE_FIELDS
     return chosen[0].operation.value, stored
-
-
-def cacheable(query: str, operation_name: str | None) -> bool:
-    """Whether the operation is a query whose answer is made of stored data alone."""
-    kind, stored = operation_kind(query, operation_name)
-    return kind == OperationType.QUERY.value and stored
 
 
 def _root_fields(
