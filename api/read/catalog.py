@@ -193,11 +193,13 @@ class Catalog:
         """The regions directly below each parent that the race covers, by code."""
         known = self._children
         if self._due() or any((race_id, p) not in known for p in parents):
-            await self._reading(partial(self._load_children, race_id, parents))
-            known = self._children
+            known = await self._reading(partial(self._load_children, race_id, parents))
         return {p: known[(race_id, p)] for p in parents}
 
-    async def _load_children(self, race_id: int, parents: Sequence[str], session: AsyncSession) -> None:
+    async def _load_children(
+        self, race_id: int, parents: Sequence[str], session: AsyncSession
+    ) -> dict[tuple[int, str], list[RegionRow]]:
+        """Fills and returns the children known now: a check running meanwhile may start a new dict."""
         known = self._children
         missing = sorted({p for p in parents if (race_id, p) not in known})
         if missing:
@@ -214,31 +216,35 @@ class Catalog:
                 found[region.parent_code].append(region)
             for parent, children in found.items():
                 known[(race_id, parent)] = children
+        return known
 
     async def units_below(self, race_id: int, codes: Sequence[str], length: int) -> dict[str, int]:
         """How many regions with codes of `length` the race covers below each code (e.g. kecamatan of a kabupaten)."""
         known = self._units
         if self._due() or any((race_id, c, length) not in known for c in codes):
-            await self._reading(partial(self._load_units, race_id, codes, length))
-            known = self._units
+            known = await self._reading(partial(self._load_units, race_id, codes, length))
         return {c: known[(race_id, c, length)] for c in codes}
 
-    async def _load_units(self, race_id: int, codes: Sequence[str], length: int, session: AsyncSession) -> None:
+    async def _load_units(
+        self, race_id: int, codes: Sequence[str], length: int, session: AsyncSession
+    ) -> dict[tuple[int, str, int], int]:
         known = self._units
         missing = sorted({c for c in codes if (race_id, c, length) not in known})
         for code, count in (await count_units_below(session, race_id, missing, length)).items():
             known[(race_id, code, length)] = count
+        return known
 
     async def tps_totals(self, race_id: int, codes: Sequence[str]) -> dict[str, int]:
         """TPS below each region the race covers; regions it does not cover are left out."""
         known = self._tps_totals
         if self._due() or any((race_id, c) not in known for c in codes):
-            await self._reading(partial(self._load_tps_totals, race_id, codes))
-            known = self._tps_totals
+            known = await self._reading(partial(self._load_tps_totals, race_id, codes))
         totals = {c: known[(race_id, c)] for c in codes}
         return {c: n for c, n in totals.items() if n is not None}
 
-    async def _load_tps_totals(self, race_id: int, codes: Sequence[str], session: AsyncSession) -> None:
+    async def _load_tps_totals(
+        self, race_id: int, codes: Sequence[str], session: AsyncSession
+    ) -> dict[tuple[int, str], int | None]:
         known = self._tps_totals
         missing = sorted({c for c in codes if (race_id, c) not in known})
         if missing:
@@ -250,3 +256,4 @@ class Catalog:
             found = {code: total for code, total in rows}
             for code in missing:
                 known[(race_id, code)] = found.get(code)
+        return known
