@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import httpx
+import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -165,7 +166,8 @@ def main() -> int:
         wait_for(f"{admin_url}/_sim/state")
         with tempfile.TemporaryDirectory() as tmp:
             database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
-            figures = asyncio.run(run(args, base_url, admin_url, database_url))
+            # the loop `pantau sync` runs on, for the baseline and the sync alike
+            figures = uvloop.run(run(args, base_url, admin_url, database_url))
     finally:
         sim.terminate()
         sim.wait(timeout=30)

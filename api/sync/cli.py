@@ -22,6 +22,7 @@ import os
 import signal
 from dataclasses import replace
 
+import uvloop
 from redis.asyncio import Redis
 
 from api.live.broadcast import broadcast_for
@@ -68,7 +69,8 @@ def run(argv: list[str]) -> int:
         print(f"pantau sync: {error}")
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(_main(settings, config, follow=args.follow, full=args.full))
+    # uvloop, as the API's workers, the monitor and the simulator run: a national pass is CPU-bound in this process
+    return uvloop.run(_main(settings, config, follow=args.follow, full=args.full))
 
 
 async def _main(settings: Settings, config: SyncConfig, *, follow: bool, full: bool) -> int:

@@ -69,6 +69,7 @@ from api.sync.state import (
     sync_race,
     unreadable_count,
 )
+from api.sync.statistics import PlannerStatistics
 from api.sync.walker import SyncPass
 from api.sync.writer import Writer
 from sirekap.races import RaceError, RaceTarget, parse_targets
@@ -149,6 +150,8 @@ class SyncService:
         self.fetcher = Fetcher(self.client, config.policy, sleep=sleep, rng=rng)
         self._task: asyncio.Task[None] | None = None
         self.failures_in_a_row = 0
+        #: Kept across passes: when the tables the sync fills were last analysed, and how large they were then.
+        self.statistics = PlannerStatistics()
 
     async def run_pass(self, *, full: bool = False) -> dict[str, PassResult]:
         """One pass over every configured race, one race after the other."""
@@ -163,7 +166,7 @@ class SyncService:
             race_id = await self._bootstrapped(target)
             async with self.sessions() as session:
                 ctx = await RaceContext.load(session, race_id, target, self.config.source_zone)
-            async with Writer(self.sessions) as writer:
+            async with Writer(self.sessions, statistics=self.statistics) as writer:
                 result = await SyncPass(ctx, self.fetcher, self.sessions, writer, stats, self.clock, full=full).run()
         except BootstrapFailed as error:
             stats.failures[error.reason] += 1
@@ -212,6 +215,8 @@ class SyncService:
             now=self.clock(),
             concurrency=self.config.policy.concurrency,
         )
+        async with self.sessions.begin() as session:
+            await self.statistics.refresh(session)  # the race's TPS, all at once
         log.info(
             "bootstrapped %s: race %s%s, %d regions and %d TPS added, %d paslon linked, %d documents",
             target,

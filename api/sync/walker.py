@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.storage.models import Source, Tally, TallyVote, Tps
@@ -47,7 +47,8 @@ ENTERED_BY = "sirekap-sync"
 
 
 _FAILED = object()  # a TPS whose file could not be had this pass
-_DESA_CHUNK = 100  # desa per query when reading what is stored below them
+_DESA_CHUNK = 100  # desa per query when reading the TPS below them
+_TPS_CHUNK = 500  # TPS per query when reading their current tallies
 
 
 @dataclass(frozen=True)
@@ -273,13 +274,15 @@ class SyncPass:
         stamps: dict[str, datetime | None] = {}
         async with self.sessions() as session:
             for start in range(0, len(desas), _DESA_CHUNK):
-                chunk = desas[start : start + _DESA_CHUNK]
                 rows = await session.execute(
                     select(Tps.code, Tps.id, Tps.registered_voters).where(
-                        Tps.race_id == race_id, Tps.desa_code.in_(chunk)
+                        Tps.race_id == race_id, Tps.desa_code.in_(desas[start : start + _DESA_CHUNK])
                     )
                 )
                 tps.update((code, (tps_id, registered)) for code, tps_id, registered in rows)
+            codes = sorted(tps)
+            for start in range(0, len(codes), _TPS_CHUNK):
+                # by TPS code, so the current-tally index finds each one; a range per desa would scan the race
                 votes = await session.execute(
                     select(Tally.subject_code, Tally.source_ts, TallyVote.paslon_id, TallyVote.votes)
                     .join(TallyVote, TallyVote.tally_id == Tally.id)
@@ -287,7 +290,7 @@ class SyncPass:
                         Tally.race_id == race_id,
                         Tally.source == Source.SIREKAP,
                         Tally.is_current,
-                        or_(*(Tally.subject_code.between(desa + "000", desa + "999") for desa in chunk)),
+                        Tally.subject_code.in_(codes[start : start + _TPS_CHUNK]),
                     )
                 )
                 for code, ts, paslon, count in votes:

@@ -6,7 +6,8 @@ makes the sync's atomicity easy to state. A job is a coroutine function run on a
 its own knows they are durable first. Jobs waiting together are committed together (group commit); if such a group
 fails, each job is retried in its own transaction so one bad job cannot take its neighbours down with it. The tally
 batches of a group (`api.sync.ingest.TallyBatch`, one per kecamatan) are written as one: up to 32 kecamatan in one
-`record_tallies` call, which costs a few statements whatever its size.
+`record_tallies` call, which costs a few statements whatever its size. Between groups, the writer analyses the tables
+when they have grown enough for the planner's picture of them to be wrong (`api.sync.statistics`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.sync.ingest import TallyBatch
+from api.sync.statistics import PlannerStatistics
 
 T = TypeVar("T")
 Job = Callable[[AsyncSession], Awaitable[Any]]
@@ -27,9 +29,18 @@ log = logging.getLogger(__name__)
 
 
 class Writer:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, group: int = 32, backlog: int = 64) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        group: int = 32,
+        backlog: int = 64,
+        statistics: PlannerStatistics | None = None,
+    ) -> None:
         self._sessions = sessions
         self._group = group
+        self._statistics = statistics or PlannerStatistics()
+        self._tallies_written = 0  # by the last group
         self._queue: asyncio.Queue[tuple[Job, asyncio.Future[Any]] | None] = asyncio.Queue(backlog)
         self._task: asyncio.Task[None] | None = None
         self.transactions = 0
@@ -62,7 +73,17 @@ class Writer:
                     closing = True
                     break
                 batch.append(more)
+            self._tallies_written = 0
             await self._commit(batch)
+            if self._statistics.wrote(self._tallies_written):
+                await self._analyse()
+
+    async def _analyse(self) -> None:
+        try:
+            async with self._sessions.begin() as session:
+                await self._statistics.refresh(session)
+        except Exception as error:  # stale statistics slow the sync down; they must not stop it
+            log.warning("sync: could not analyse the tables: %r", error)
 
     async def _commit(self, batch: list[tuple[Job, asyncio.Future[Any]]]) -> None:
         live = [(job, future) for job, future in batch if not future.cancelled()]
@@ -96,6 +117,7 @@ class Writer:
                 together = {id(batch): codes for batch, codes in zip(batches, written, strict=True)}
             results = [together[id(job)] if id(job) in together else await job(session) for job in jobs]
         self.transactions += 1
+        self._tallies_written += sum(len(r) for j, r in zip(jobs, results, strict=True) if isinstance(j, TallyBatch))
         return results
 
 

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from api.storage.models import Paslon, Race, RaceRegion, Region, Rollup, Source, Tally, Tps
 from api.sync.metrics import UNREADABLE, register_sync_metrics
 from api.sync.models import SyncRace, SyncRejection
+from api.sync.statistics import PlannerStatistics
 from sirekap.belu import belu_2020
 from sirekap.sim.belu_night import CANDIDATE_IDS
 from sirekap.sim.belu_timeline import EARLY_CORRECTION, WITA, belu_timeline
@@ -287,3 +288,17 @@ async def test_a_document_the_host_refuses_is_unreadable_a_struggling_host_is_no
         # a 403 on one document is that document's problem; a 503 is the host's, which the monitor reports
         assert unreadable == {(refused, "http_4xx")}
         assert h.stats.race("pkwkk-5304").gauges[UNREADABLE] == 1
+
+
+async def test_the_sync_analyses_the_tables_it_fills_as_they_grow(database_url: str, sim: RunningSim) -> None:
+    sim.set_clock(at=wita(13, 13, 0))
+    async with sync_harness(database_url, sim.base_url, FakeClock(wita(13, 13, 0))) as h:
+        h.service.statistics = PlannerStatistics(floor=100)
+        result = await h.service.sync_race(h.service.config.targets[0])
+        assert (result.outcome, result.tps_written) == ("success", 426)
+        # after the bootstrap, and again once 100 tallies, then as many again as before, were written
+        assert h.service.statistics.analyses >= 3
+        if database_url.startswith("postgresql"):
+            async with h.sessions() as session:
+                known = await session.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'tallies'"))
+            assert known is not None and known >= 100  # the planner knows the table is no longer empty
