@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,12 +66,17 @@ async def _upsert(
     session: AsyncSession, model: type[SyncRegion | SyncUnreadable], rows: list[dict[str, Any]], updated: Sequence[str]
 ) -> None:
     """Insert rows, or update the `updated` columns of those whose primary key is already there."""
-    upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = upsert(model).values(rows)
-    keys = [column.name for column in table_of(model).primary_key.columns]
-    await session.execute(
-        stmt.on_conflict_do_update(index_elements=keys, set_={name: stmt.excluded[name] for name in updated})
-    )
+    dialect = session.get_bind().dialect.name
+    await session.execute(_upsert_statement(dialect, model, tuple(updated)), rows)
+
+
+@functools.cache
+def _upsert_statement(dialect: str, model: type[SyncRegion | SyncUnreadable], updated: tuple[str, ...]) -> Any:
+    """One statement per table, executed for many rows: compiled once, not once per call and row count."""
+    table = table_of(model)
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    keys = [column.name for column in table.primary_key.columns]
+    return stmt.on_conflict_do_update(index_elements=keys, set_={name: stmt.excluded[name] for name in updated})
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,9 @@ ENTERED_BY = "sirekap-sync"
 
 
 _FAILED = object()  # a TPS whose file could not be had this pass
+#: Reads of what is stored below some desa at once. Fewer than the engine's pool (10): more kecamatan in progress than
+#: pooled connections would open and close a connection per read, which cost more than the read itself.
+_READS = 4
 _DESA_CHUNK = 100  # desa per query when reading the TPS below them
 _TPS_CHUNK = 500  # TPS per query when reading their current tallies
 
@@ -83,6 +86,7 @@ class SyncPass:
         self.synced: dict[str, str | None] = {}  # region → fingerprint its subtree is synced to
         self.result = PassResult("success")
         self._slots = {level: asyncio.Semaphore(n) for level, n in LEVEL_SLOTS.items()}
+        self._reads = asyncio.Semaphore(_READS)
         self._upstream_ids = frozenset(ctx.paslon_by_upstream)
         self._upstream_by_paslon = ctx.upstream_by_paslon
 
@@ -272,7 +276,7 @@ class SyncPass:
         tps: dict[str, tuple[int, int]] = {}
         current: dict[str, dict[str, int]] = {}
         stamps: dict[str, datetime | None] = {}
-        async with self.sessions() as session:
+        async with self._reads, self.sessions() as session:
             for start in range(0, len(desas), _DESA_CHUNK):
                 rows = await session.execute(
                     select(Tps.code, Tps.id, Tps.registered_voters).where(
