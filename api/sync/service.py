@@ -215,8 +215,7 @@ class SyncService:
             now=self.clock(),
             concurrency=self.config.policy.concurrency,
         )
-        async with self.sessions.begin() as session:
-            await self.statistics.refresh(session)  # the race's TPS, all at once
+        await self.statistics.refresh(self.sessions)  # the race's TPS, all at once
         log.info(
             "bootstrapped %s: race %s%s, %d regions and %d TPS added, %d paslon linked, %d documents",
             target,

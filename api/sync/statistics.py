@@ -10,8 +10,12 @@ planner needs no statistics for these lookups, and gets none.
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+log = logging.getLogger(__name__)
 
 #: What a sync writes in bulk, in one ANALYZE.
 SYNC_TABLES = ("tps", "tallies", "tally_votes", "tally_findings", "rollups", "rollup_votes", "sync_regions")
@@ -33,10 +37,16 @@ class PlannerStatistics:
         self._since += rows
         return self._since >= max(self._floor, self._before)
 
-    async def refresh(self, session: AsyncSession) -> None:
-        """Analyse the sync's tables (PostgreSQL; a no-op on SQLite) and start counting again."""
-        if session.get_bind().dialect.name == "postgresql":
-            await session.execute(_ANALYZE)
+    async def refresh(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Analyse the sync's tables (PostgreSQL; a no-op on SQLite) in a transaction of their own, and start counting
+        again. A failure is logged: stale statistics slow the sync down, they must not stop it."""
+        try:
+            async with sessions.begin() as session:
+                if session.get_bind().dialect.name == "postgresql":
+                    await session.execute(_ANALYZE)
+        except Exception as error:
+            log.warning("sync: could not analyse the tables: %r", error)
+            return
         self.analysed()
 
     def analysed(self) -> None:

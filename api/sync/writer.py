@@ -76,14 +76,7 @@ class Writer:
             self._tallies_written = 0
             await self._commit(batch)
             if self._statistics.wrote(self._tallies_written):
-                await self._analyse()
-
-    async def _analyse(self) -> None:
-        try:
-            async with self._sessions.begin() as session:
-                await self._statistics.refresh(session)
-        except Exception as error:  # stale statistics slow the sync down; they must not stop it
-            log.warning("sync: could not analyse the tables: %r", error)
+                await self._statistics.refresh(self._sessions)
 
     async def _commit(self, batch: list[tuple[Job, asyncio.Future[Any]]]) -> None:
         live = [(job, future) for job, future in batch if not future.cancelled()]
