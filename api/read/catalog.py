@@ -60,6 +60,14 @@ class RegionRow:
     parent_code: str | None
 
 
+@dataclass(frozen=True)
+class _Races:
+    """Every race and each race's paslon, as one read."""
+
+    races: list[RaceRow]
+    paslon: dict[int, list[PaslonRow]]
+
+
 async def structure_version(session: AsyncSession) -> tuple[int, int, int]:
     """Newest race, paslon and TPS ids: a bootstrap or a load adds at least one of them."""
     newest = [select(func.max(model.id)).scalar_subquery() for model in (Race, Paslon, Tps)]
@@ -80,8 +88,7 @@ class Catalog:
         self._checked_at: float | None = None
         self._checking = asyncio.Lock()
         self._version: tuple[int, int, int] | None = None
-        self._races: list[RaceRow] | None = None
-        self._paslon: dict[int, list[PaslonRow]] = {}
+        self._races: _Races | None = None
         self._regions: dict[str, RegionRow] = {}
         self._children: dict[tuple[int, str], list[RegionRow]] = {}
         self._units: dict[tuple[int, str, int], int] = {}
@@ -106,7 +113,6 @@ class Catalog:
         if version != self._version:
             self._version = version
             self._races = None
-            self._paslon = {}
             self._regions = {}
             self._children = {}
             self._units = {}
@@ -124,12 +130,16 @@ class Catalog:
 
     async def races(self) -> list[RaceRow]:
         """Every race, newest voting day first."""
-        races = self._races
-        if races is None or self._due():
-            races = await self._reading(self._load_races)
-        return races
+        return (await self._race_list()).races
 
-    async def _load_races(self, session: AsyncSession) -> list[RaceRow]:
+    async def _race_list(self) -> _Races:
+        """The races with their paslon, read together: a check running meanwhile may drop them, never half."""
+        known = self._races
+        if known is None or self._due():
+            known = await self._reading(self._load_races)
+        return known
+
+    async def _load_races(self, session: AsyncSession) -> _Races:
         if self._races is not None:  # the check found them current
             return self._races
         rows = await session.execute(
@@ -152,8 +162,8 @@ class Catalog:
             ).order_by(Paslon.race_id, Paslon.number)
         ):
             paslon.setdefault(row[1], []).append(PaslonRow(*row))
-        self._races, self._paslon = races, paslon
-        return races
+        self._races = _Races(races, paslon)
+        return self._races
 
     async def race(self, slug: str) -> RaceRow | None:
         return next((r for r in await self.races() if r.slug == slug), None)
@@ -167,27 +177,28 @@ class Catalog:
 
     async def paslon(self, race_id: int) -> list[PaslonRow]:
         """The race's paslon by ballot number."""
-        await self.races()
-        return self._paslon.get(race_id, [])
+        return (await self._race_list()).paslon.get(race_id, [])
 
     async def regions(self, codes: Iterable[str]) -> dict[str, RegionRow]:
         wanted = set(codes)
-        if self._due() or not wanted <= self._regions.keys():
-            await self._reading(partial(self._load_regions, wanted))
         known = self._regions
+        if self._due() or not wanted <= known.keys():
+            known = await self._reading(partial(self._load_regions, wanted))
         return {code: known[code] for code in wanted if code in known}
 
-    async def _load_regions(self, wanted: set[str], session: AsyncSession) -> None:
-        missing = sorted(wanted - self._regions.keys())
+    async def _load_regions(self, wanted: set[str], session: AsyncSession) -> dict[str, RegionRow]:
+        """Fills and returns the regions known now: a check running meanwhile may start a new dict."""
+        known = self._regions
+        missing = sorted(wanted - known.keys())
         if missing:
-            if len(self._regions) + len(missing) > MAX_REGIONS:
-                self._regions = {}
+            if len(known) + len(missing) > MAX_REGIONS:
+                known = self._regions = {}
             rows = await session.execute(
                 select(Region.code, Region.name, Region.level, Region.parent_code).where(Region.code.in_(missing))
             )
-            known = self._regions
             for row in rows:
                 known[row[0]] = RegionRow(*row)
+        return known
 
     async def children(self, race_id: int, parents: Sequence[str]) -> dict[str, list[RegionRow]]:
         """The regions directly below each parent that the race covers, by code."""

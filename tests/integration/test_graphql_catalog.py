@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
+from types import TracebackType
+from typing import Any, cast
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.graphql.context import Context
@@ -15,6 +18,42 @@ from api.storage.models import Race
 
 SETTINGS = Settings()
 SCHEMA = build_schema(SETTINGS)
+
+
+class HeldCheck:
+    """Sessions whose structure-version check hands back its answer only once another reader has loaded the races:
+    the moment a check lands while others read."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self.checking = asyncio.Event()
+        self.loaded = asyncio.Event()
+
+    def __call__(self) -> _HeldSession:
+        return _HeldSession(self.sessions(), self)
+
+
+class _HeldSession:
+    def __init__(self, session: AsyncSession, held: HeldCheck) -> None:
+        self.session = session
+        self.held = held
+
+    async def __aenter__(self) -> _HeldSession:
+        await self.session.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        await self.session.__aexit__(*exc)
+
+    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await self.session.execute(statement, *args, **kwargs)
+        text = str(statement)
+        if "max(" in text:
+            self.held.checking.set()
+            await self.held.loaded.wait()
+        elif "FROM paslon" in text:
+            self.held.loaded.set()
+        return result
 
 
 class Clock:
@@ -64,3 +103,19 @@ async def test_a_warm_breakdown_costs_one_statement(
     assert len(rows) == 12
     assert sum(r["result"]["coverage"]["expected"] for r in rows) == 426
     assert len(statements) == 1, statements
+
+
+async def test_a_check_landing_during_a_load_leaves_no_race_without_its_paslon(
+    belu_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with belu_sessions() as session:
+        race_id = await session.scalar(select(Race.id))
+    assert race_id is not None
+    held = HeldCheck(belu_sessions)
+    catalog = Catalog(cast(async_sessionmaker[AsyncSession], held))
+    checking = asyncio.create_task(catalog.races())
+    await held.checking.wait()
+    # This reader finds the check under way, so it loads the races and their paslon itself; the check lands just
+    # after, and drops what that reader loaded.
+    assert [p.number for p in await catalog.paslon(race_id)] == [1, 2]
+    assert [r.slug for r in await checking] == ["pkwkk-5304-2020"]
