@@ -39,15 +39,18 @@ class Context:
     connection_params: dict[str, Any] | None = None
     #: The process's services (writes, live updates); None when a test executes the schema on sessions alone.
     services: Services | None = None
-    request_loaders: Loaders = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.request_loaders = Loaders(self.sessions, self.catalog)
+    #: The request's DataLoaders, made when a field first needs them (a write needs none).
+    request_loaders: Loaders | None = field(default=None, init=False, repr=False)
 
     @property
     def loaders(self) -> Loaders:
         """The request's DataLoaders; within a live event, the event's (see `live_loaders`)."""
-        return live_loaders.get() or self.request_loaders
+        live = live_loaders.get()
+        if live is not None:
+            return live
+        if self.request_loaders is None:
+            self.request_loaders = Loaders(self.sessions, self.catalog)
+        return self.request_loaders
 
     def authorization(self) -> str | None:
         """The Authorization header, or over a websocket the one given in connection_init."""
@@ -72,5 +75,5 @@ class FreshLoaders(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
         if isinstance(context, Context) and isinstance(context.request, WebSocket):
-            context.request_loaders = Loaders(context.sessions, context.catalog)
+            context.request_loaders = None  # the operation's first field makes new ones
         yield

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import cached_property
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -35,14 +36,37 @@ class Loaders:
         self.sessions = sessions
         #: The process's catalog; a request without one keeps its own, which then lives as long as the request.
         self.catalog = catalog or Catalog(sessions)
-        # Each batch reads in a task of its own: a field cancelled by a failing sibling never cuts a read short.
-        self.region = DataLoader(shielded(self._regions))
-        self.children = DataLoader(shielded(self._children))
-        self.race_region = DataLoader(shielded(self._race_regions))
-        self.result = DataLoader(shielded(self._results))
-        self.claims = DataLoader(shielded(self._claims))
-        self.tps_state = DataLoader(shielded(self._tps_states))
-        self.history = DataLoader(shielded(self._histories))
+
+    # Each loader is made when a field first asks for it (a write or a TPS page needs one or none of them), and each
+    # batch reads in a task of its own: a field cancelled by a failing sibling never cuts a read short.
+
+    @cached_property
+    def region(self) -> DataLoader[str, RegionRow | None]:
+        return DataLoader(shielded(self._regions))
+
+    @cached_property
+    def children(self) -> DataLoader[tuple[int, str], list[RegionRow]]:
+        return DataLoader(shielded(self._children))
+
+    @cached_property
+    def race_region(self) -> DataLoader[tuple[int, str], tuple[int, int, int] | None]:
+        return DataLoader(shielded(self._race_regions))
+
+    @cached_property
+    def result(self) -> DataLoader[tuple[int, Source, str], SourceResult | None]:
+        return DataLoader(shielded(self._results))
+
+    @cached_property
+    def claims(self) -> DataLoader[tuple[int, str], list[SourceResult]]:
+        return DataLoader(shielded(self._claims))
+
+    @cached_property
+    def tps_state(self) -> DataLoader[tuple[int, int, str], TpsState]:
+        return DataLoader(shielded(self._tps_states))
+
+    @cached_property
+    def history(self) -> DataLoader[int, list[tuple[Tally, dict[int, int]]]]:
+        return DataLoader(shielded(self._histories))
 
     async def _regions(self, codes: Sequence[str]) -> list[RegionRow | None]:
         found = await self.catalog.regions(codes)

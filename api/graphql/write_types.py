@@ -9,10 +9,12 @@ from typing import Annotated
 
 import strawberry
 
+from api.graphql.inputs import built_directly
 from api.graphql.types import Finding, Source
 from api.write.outcomes import Accepted, Conflict, Outcome, Refused, Rejected
 
 
+@built_directly
 @strawberry.input(description="Votes for one paslon, by ballot number.")
 class PaslonVotesInput:
     paslon: int = strawberry.field(description="Ballot number (nomor urut).")
@@ -25,6 +27,7 @@ _PAPER = strawberry.field(
 )
 
 
+@built_directly
 @strawberry.input(description="A TPS's C.Hasil tally as the operator reads it off the form.")
 class ChasilInput:
     tps: str = strawberry.field(description="13-digit TPS code.")
@@ -44,6 +47,7 @@ class ChasilInput:
     )
 
 
+@built_directly
 @strawberry.input(description="A region's numbers: a posko claim, or a pleno result (D.Hasil).")
 class RegionTallyInput:
     region: str = strawberry.field(description="Region code: the kecamatan or kabupaten of a pleno.")
