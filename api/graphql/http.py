@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from graphql import GraphQLError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,7 +35,7 @@ from api.graphql.body import BadRequest, GraphQLRequest, from_query_string, grap
 from api.graphql.context import Context
 from api.graphql.errors import DATABASE_UNREACHABLE, graphql_error, quoted
 from api.graphql.limits import RATE_LIMITED, Edge
-from api.graphql.persisted import PersistedQueries
+from api.graphql.persisted import PersistedQueries, PersistedQueryNotFound
 from api.graphql.ratelimit import RateLimiter
 from api.read.version import CurrentVersion
 from api.storage.health import DatabaseOutage
@@ -129,15 +130,24 @@ class PantauGraphQL(GraphQL[Context, None]):
                 edge=self._edge(scope),
                 services=self.services,
             )
-            batch = isinstance(operations, list)
             version = await self._version(request)
-            outcomes = [
-                await self._answer(op, context, method, version)
-                for op in (operations if isinstance(operations, list) else [operations])
-            ]
-            return self._respond(outcomes, context, media, batch=batch)
+            if not isinstance(operations, list):
+                answered = await self._answer(operations, context, method, version)
+                return self._respond([answered], context, media, batch=False)
+            outcomes = [await self._batch_member(op, context, method, version) for op in operations]
+            return self._respond(outcomes, context, media, batch=True)
         except BadRequest as error:
             return errors_response(error.status, [graphql_error(error.message, error.code)], media, error.headers)
+
+    async def _batch_member(
+        self, operation: GraphQLRequest, context: Context, method: str, version: str | None
+    ) -> ExecutionResult | bytes:
+        """A batch's operation: an unknown persisted hash fails that member alone, so its client resends it with
+        the document while the others are answered."""
+        try:
+            return await self._answer(operation, context, method, version)
+        except PersistedQueryNotFound as error:
+            return ExecutionResult(data=None, errors=[GraphQLError(error.message, extensions={"code": error.code})])
 
     async def _version(self, request: Request) -> str | None:
         """The data version answers are cached under; None when this request's answers are not cached."""

@@ -94,6 +94,22 @@ def test_persisted_queries_follow_apq(belu_database_url: str) -> None:
         assert short.status_code == 400
 
 
+def test_an_unknown_hash_in_a_batch_fails_that_operation_alone(belu_database_url: str) -> None:
+    with serving(create_app(Settings(database_url=belu_database_url))) as base, httpx.Client(base_url=base) as client:
+        answered = client.post("/graphql", json=[{"extensions": PERSISTED}, {"query": TOTAL}])
+        assert answered.status_code == 200 and answered.headers["cache-control"] == "no-store"
+        unknown, total = answered.json()
+        assert unknown == {
+            "errors": [{"message": "PersistedQueryNotFound", "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}]
+        }
+        assert total["data"]["region"]["results"]
+        # The client resends that operation with its document, as APQ clients do, and the batch is whole.
+        again = client.post("/graphql", json=[{"query": HEADLINE, "extensions": PERSISTED}, {"query": TOTAL}])
+        assert [list(a) for a in again.json()] == [["data"], ["data"]]
+        by_hash = client.post("/graphql", json=[{"extensions": PERSISTED}, {"extensions": PERSISTED}])
+        assert by_hash.json()[0] == by_hash.json()[1] == again.json()[0]
+
+
 def test_a_document_that_does_not_run_is_not_registered(belu_database_url: str) -> None:
     invalid = "{ region(code: 5304) { nope } }"
     persisted = {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(invalid.encode()).hexdigest()}}
