@@ -15,6 +15,8 @@ import enum
 import hashlib
 import json
 import logging
+import socket
+import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -121,8 +123,8 @@ async def probe(
     try:
         async with asyncio.timeout(thresholds.timeout_seconds):
             response = await _get(client, target.url)
-    except httpx.ConnectError:
-        return result(Reason.DOWN, "connection refused")
+    except httpx.ConnectError as error:
+        return result(Reason.DOWN, connect_failure(error))
     except (httpx.TimeoutException, TimeoutError):
         return result(Reason.DOWN, "timeout")
     except (httpx.HTTPError, OSError) as error:
@@ -182,3 +184,16 @@ def next_freshness(previous: Freshness | None, result: ProbeResult) -> Freshness
 def _duration(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def connect_failure(error: BaseException) -> str:
+    """What kept a connection from opening, from the errors it was raised from: a TLS handshake that failed (an
+    unverified certificate, say), a host name not found, else a refusal."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS handshake failed ({getattr(cause, 'reason', None) or type(cause).__name__})"
+        if isinstance(cause, socket.gaierror):
+            return "host name not found"
+        cause = cause.__cause__ or cause.__context__
+    return "connection refused"

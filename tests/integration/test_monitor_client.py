@@ -341,4 +341,4 @@ async def test_https_is_verified_and_kept_alive(certificate: tuple[Path, Path]) 
         ours, theirs = await both_clients(answer(200, DOCUMENT), tls=serving_tls)  # a certificate nobody vouches for
     assert [r.reason for r in results] == [Reason.UP] * 2
     assert server.connections == 1
-    assert outcome(ours) == outcome(theirs) == (Reason.DOWN, "connection refused", None)
+    assert outcome(ours) == outcome(theirs) == (Reason.DOWN, "TLS handshake failed (CERTIFICATE_VERIFY_FAILED)", None)

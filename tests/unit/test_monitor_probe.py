@@ -1,5 +1,7 @@
 import asyncio
 import json
+import socket
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -49,6 +51,11 @@ async def test_up_reads_data_time_and_progress() -> None:
     assert result.progress == pytest.approx(60 / 426)
 
 
+def _caused(error: Exception, cause: Exception) -> Exception:
+    error.__cause__ = cause
+    return error
+
+
 def _raise(error: Exception) -> object:
     def handler(request: httpx.Request) -> httpx.Response:
         raise error
@@ -60,6 +67,16 @@ def _raise(error: Exception) -> object:
     ("handler", "reason", "detail"),
     [
         (_raise(httpx.ConnectError("refused")), Reason.DOWN, "connection refused"),
+        (
+            _raise(_caused(httpx.ConnectError("no such host"), socket.gaierror(-2, "Name or service not known"))),
+            Reason.DOWN,
+            "host name not found",
+        ),
+        (
+            _raise(_caused(httpx.ConnectError("handshake"), ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER]"))),
+            Reason.DOWN,
+            "TLS handshake failed (SSLError)",
+        ),
         (_raise(httpx.ReadTimeout("slow")), Reason.DOWN, "timeout"),
         (lambda r: httpx.Response(503, text="<html>503</html>"), Reason.DOWN, "HTTP 503"),
         (
@@ -76,6 +93,8 @@ def _raise(error: Exception) -> object:
     ],
     ids=[
         "refused",
+        "name-not-found",
+        "tls-handshake",
         "timeout",
         "5xx",
         "html-200",
