@@ -32,12 +32,19 @@ def plain_dsn(url: str | URL) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+#: Longest a new PostgreSQL connection may take to open, its handshake included (asyncpg's own default is 60 s): a
+#: database host that stopped answering fails requests in seconds rather than holding them for a minute.
+CONNECT_TIMEOUT_SECONDS = 10.0
+
+
 def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
-    """An engine for a PANTAU_DATABASE_URL. SQLite gets foreign keys, WAL and a busy timeout."""
+    """An engine for a PANTAU_DATABASE_URL. SQLite gets foreign keys, WAL and a busy timeout; PostgreSQL a pool of
+    10 + 10 connections, each opened within `CONNECT_TIMEOUT_SECONDS`."""
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         kwargs.setdefault("connect_args", {"timeout": 30})
     else:
+        kwargs.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT_SECONDS})
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 10)
     engine = create_async_engine(target, **kwargs)
