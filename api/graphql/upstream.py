@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -47,8 +48,11 @@ async def upstream_status(info: Info) -> Upstream:
         raise PublicError("the upstream status is not available: no monitor is configured (PANTAU_MONITOR_URL)")
     try:
         async with httpx.AsyncClient(base_url=base, timeout=2.0) as client:
-            status = (await client.get("/api/status")).raise_for_status().json()
-            incidents = (await client.get("/api/incidents")).raise_for_status().json()
+            # Both at once, each run to its end before the client closes.
+            answers = await asyncio.gather(
+                _json(client, "/api/status"), _json(client, "/api/incidents"), return_exceptions=True
+            )
+        status, incidents = (_raised(answer) for answer in answers)
     except (httpx.HTTPError, ValueError) as error:
         raise PublicError("the upstream status is not available: the monitor did not answer") from error
     return Upstream(
@@ -65,6 +69,16 @@ async def upstream_status(info: Info) -> Upstream:
             for i in incidents.get("incidents", [])
         ],
     )
+
+
+def _raised(answer: Any) -> Any:
+    if isinstance(answer, BaseException):
+        raise answer
+    return answer
+
+
+async def _json(client: httpx.AsyncClient, path: str) -> Any:
+    return (await client.get(path)).raise_for_status().json()
 
 
 def _target(t: dict[str, Any]) -> UpstreamTarget:

@@ -6,6 +6,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
@@ -59,3 +63,23 @@ async def test_a_clear_error_when_the_monitor_is_unreachable_or_unset(
     unset = Settings()
     result = await build_schema(unset).execute(QUERY, context_value=Context(belu_sessions, unset))
     assert result.errors is not None and "no monitor is configured" in result.errors[0].message
+
+
+async def test_a_monitor_answering_half_is_not_answering(belu_sessions: async_sessionmaker[AsyncSession]) -> None:
+    asked: list[str] = []
+
+    async def status(request: Request) -> JSONResponse:
+        asked.append(request.url.path)
+        return JSONResponse({"targets": []})
+
+    async def incidents(request: Request) -> JSONResponse:
+        asked.append(request.url.path)
+        return JSONResponse({"error": "store unavailable"}, status_code=500)
+
+    half = Starlette(routes=[Route("/api/status", status), Route("/api/incidents", incidents)])
+    async with serving_here(half) as base:
+        settings = Settings(monitor_url=base)
+        result = await build_schema(settings).execute(QUERY, context_value=Context(belu_sessions, settings))
+    assert result.errors is not None
+    assert result.errors[0].message == "the upstream status is not available: the monitor did not answer"
+    assert sorted(asked) == ["/api/incidents", "/api/status"]
