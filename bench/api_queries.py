@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -191,13 +192,14 @@ async def _databases(ns: argparse.Namespace, workdir: Path, tps: int) -> dict[st
 
         conn = await asyncpg.connect(ns.admin_url)
         try:
-            for name in ("pantau_bench_belu", "pantau_bench_national"):
+            names = {kind: f"pantau_bench_{kind}_{os.getpid()}" for kind in ("belu", "national")}  # this run's own
+            for name in names.values():
                 await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
                 await conn.execute(f"CREATE DATABASE {name}")
         finally:
             await conn.close()
         base = ns.admin_url.rsplit("/", 1)[0]
-        urls = {"belu": f"{base}/pantau_bench_belu", "national": f"{base}/pantau_bench_national"}
+        urls = {kind: f"{base}/{name}" for kind, name in names.items()}
     started = time.perf_counter()
     await load_dataset(urls["belu"], "belu-2020", until=time_now())  # the race with every claim and pleno
     await _sirekap_for_belu(urls["belu"])

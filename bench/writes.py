@@ -7,7 +7,7 @@ process on keep-alive connections. Baseline, same server and run: POST of `{ __t
 database work).
 
     python bench/writes.py [--quick] [--admin-url postgresql://postgres@127.0.0.1:5432/test] [--workers 1]
-        [--database pantau_bench_writes]
+        [--database pantau_bench_writes_<pid>]
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ MUTATION = (
     "mutation($input: ChasilInput!) { w: %s(input: $input) { __typename ... on WriteAccepted { version } "
     "... on VersionConflict { currentVersion } ... on WriteRejected { message } ... on NotAllowed { message } } }"
 )
-DATABASE = "pantau_bench_writes"
+#: Made and dropped by this run alone: another run beside it uses its own.
+DATABASE = f"pantau_bench_writes_{os.getpid()}"
 
 
 def _request(token: str, body: dict[str, Any]) -> bytes:
