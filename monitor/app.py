@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import urllib.parse
-import urllib.request
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -25,6 +23,7 @@ from monitor.settings import Settings
 from monitor.store import Store
 from observability.http_metrics import HttpMetrics
 from sirekap.clock import Clock
+from sirekap.proxies import environment_proxy
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, run_loop: bool = True) -> Starlette:
@@ -113,20 +112,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_loop: bool
 def _client(settings: Settings, url: str) -> ProbeClient | httpx.AsyncClient:
     """One client, so one connection, per target: a hanging target never holds up the others. httpx only where a
     proxy is configured for the URL (the probe client connects directly)."""
-    if not _proxied(url):
+    if environment_proxy(url) is None:
         return ProbeClient()  # no timeout of its own: the probe's deadline (Thresholds.timeout_seconds) covers it all
     return httpx.AsyncClient(
         timeout=settings.timeout_seconds,
         headers={"User-Agent": "pantau-monitor"},
         limits=httpx.Limits(max_connections=2, max_keepalive_connections=1),
-    )
-
-
-def _proxied(url: str) -> bool:
-    parts = urllib.parse.urlsplit(url)
-    proxies = urllib.request.getproxies()
-    return bool(proxies.get(parts.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(
-        parts.hostname or ""
     )
 
 

@@ -27,6 +27,7 @@ from typing import Literal
 import httpx
 
 from api.sync.transport import LeanTransport
+from sirekap.proxies import environment_proxy
 
 FetchStatus = Literal["ok", "not_modified", "failed"]
 Sleep = Callable[[float], Awaitable[None]]
@@ -162,10 +163,17 @@ def _short(error: Exception) -> str:
 
 def create_client(base_url: str, policy: FetchPolicy) -> httpx.AsyncClient:
     """An HTTP/1.1 keep-alive client for the data host, sized for the policy's concurrency (`api.sync.transport`:
-    httpcore's pool cost more CPU per document than the rest of the sync)."""
+    httpcore's pool cost more CPU per document than the rest of the sync). Where the environment names a proxy for
+    the host (`sirekap.proxies`), httpx's own transport, through that proxy."""
+    proxy = environment_proxy(base_url)
+    transport: httpx.AsyncBaseTransport = (
+        LeanTransport(policy.concurrency)
+        if proxy is None
+        else httpx.AsyncHTTPTransport(proxy=proxy, limits=httpx.Limits(max_connections=policy.concurrency))
+    )
     return httpx.AsyncClient(
         base_url=base_url.rstrip("/"),
-        transport=LeanTransport(policy.concurrency),
+        transport=transport,
         timeout=policy.timeout_seconds,
         headers={"user-agent": "pantau-sync/0.1", "accept": "application/json"},
         follow_redirects=False,

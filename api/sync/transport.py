@@ -6,7 +6,7 @@ through anyio's attribute lookups). Here idle connections wait in a list and a c
 itself from it when the event loop reports the close; a reused connection that turns out to be closed before any
 byte of the answer came is replaced once by a new one (GET is idempotent). The parser is httptools, the one the
 services already run. Only GET, over plain HTTP or TLS, answers with a length or chunked (not ended by the close);
-proxies from the environment are httpx's business (its mounts come before this transport).
+proxies named by the environment are left to httpx's own transport (`api.sync.fetcher.create_client`).
 """
 
 from __future__ import annotations

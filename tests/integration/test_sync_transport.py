@@ -154,3 +154,23 @@ def test_on_uvloop_as_the_services_run() -> None:
         return [f.body for f in fetched]
 
     assert uvloop.run(main()) == [f"/{i}".encode() for i in range(6)]
+
+
+async def test_a_proxy_set_in_the_environment_is_used(serve: Start, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def handler(head: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(answer("200 OK", b"through the proxy"))
+        return True
+
+    proxy, proxy_url = await serve(handler)
+    monkeypatch.setenv("HTTP_PROXY", proxy_url)
+    for variable in ("http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    async with create_client("http://sirekap.invalid/pilkada", FetchPolicy(concurrency=2)) as client:
+        fetched = await Fetcher(client).get("/hhcw/pkwkk/53/5304.json")
+    assert (fetched.status, fetched.body) == ("ok", b"through the proxy")
+    assert proxy.requests[0].startswith(b"GET http://sirekap.invalid/pilkada/hhcw/pkwkk/53/5304.json HTTP/1.1\r\n")
+
+    monkeypatch.setenv("NO_PROXY", "sirekap.invalid")  # listed: straight to the host, which does not exist
+    async with create_client("http://sirekap.invalid/pilkada", FetchPolicy(concurrency=2, retries=0)) as client:
+        direct = await Fetcher(client).get("/hhcw/pkwkk/53/5304.json")
+    assert direct.status == "failed" and len(proxy.requests) == 1
