@@ -23,7 +23,7 @@ from monitor.settings import Settings
 from monitor.store import Store
 from observability.http_metrics import HttpMetrics
 from sirekap.clock import Clock
-from sirekap.proxies import environment_proxy
+from sirekap.reaching import environment_proxy
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, run_loop: bool = True) -> Starlette:

@@ -15,8 +15,6 @@ import enum
 import hashlib
 import json
 import logging
-import socket
-import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +25,7 @@ import httpx
 
 from monitor.settings import Target
 from sirekap.documents import DocumentError, RegionFile, parse_region_file
+from sirekap.reaching import connect_failure
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +123,7 @@ async def probe(
         async with asyncio.timeout(thresholds.timeout_seconds):
             response = await _get(client, target.url)
     except httpx.ConnectError as error:
-        return result(Reason.DOWN, connect_failure(error))
+        return result(Reason.DOWN, _connect_detail(error))
     except (httpx.TimeoutException, TimeoutError):
         return result(Reason.DOWN, "timeout")
     except (httpx.HTTPError, OSError) as error:
@@ -186,14 +185,8 @@ def _duration(delta: timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
-def connect_failure(error: BaseException) -> str:
-    """What kept a connection from opening, from the errors it was raised from: a TLS handshake that failed (an
-    unverified certificate, say), a host name not found, else a refusal."""
-    cause: BaseException | None = error
-    while cause is not None:
-        if isinstance(cause, ssl.SSLError):
-            return f"TLS handshake failed ({getattr(cause, 'reason', None) or type(cause).__name__})"
-        if isinstance(cause, socket.gaierror):
-            return "host name not found"
-        cause = cause.__cause__ or cause.__context__
-    return "connection refused"
+def _connect_detail(error: BaseException) -> str:
+    kind, reason = connect_failure(error)
+    if kind == "tls":
+        return f"TLS handshake failed ({reason})"
+    return "host name not found" if kind == "unknown_host" else "connection refused"

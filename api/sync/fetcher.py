@@ -3,6 +3,8 @@ a reason from a fixed set.
 
     Fetched.status   "ok" (a body), "not_modified" (304 to a conditional request), "failed"
     Fetched.reason   refused       the connection was refused (the host is down)
+                     tls           the TLS handshake failed (an unverified certificate, say)
+                     unknown_host  the host name is not known
                      timeout       no answer within the timeout (a hanging or very slow host)
                      transport     any other network error (reset, protocol error)
                      http_5xx      a server error status
@@ -11,9 +13,10 @@ a reason from a fixed set.
                      not_found     404: object storage has no such document
                      circuit_open  not tried: too many failures in a row in this pass
 
-Transient failures (refused, timeout, transport, 5xx, 429) are retried with exponential backoff and full jitter.
-After `circuit_threshold` failures in a row the circuit opens and the rest of the pass fails fast, so a failing
-upstream sees a handful of requests per pass instead of one per document. `reset()` closes it for the next pass.
+Transient failures (refused, tls, unknown_host, timeout, transport, 5xx, 429) are retried with exponential backoff
+and full jitter. After `circuit_threshold` failures in a row the circuit opens and the rest of the pass fails fast,
+so a failing upstream sees a handful of requests per pass instead of one per document. `reset()` closes it for the
+next pass.
 """
 
 from __future__ import annotations
@@ -27,13 +30,24 @@ from typing import Literal
 import httpx
 
 from api.sync.transport import LeanTransport
-from sirekap.proxies import environment_proxy
+from sirekap.reaching import connect_failure, environment_proxy
 
 FetchStatus = Literal["ok", "not_modified", "failed"]
 Sleep = Callable[[float], Awaitable[None]]
 
 #: Failure reasons of a fetch (label values of `pantau_sync_failures_total`).
-FETCH_REASONS = ("refused", "timeout", "transport", "http_5xx", "http_4xx", "throttled", "not_found", "circuit_open")
+FETCH_REASONS = (
+    "refused",
+    "tls",
+    "unknown_host",
+    "timeout",
+    "transport",
+    "http_5xx",
+    "http_4xx",
+    "throttled",
+    "not_found",
+    "circuit_open",
+)
 
 
 @dataclass(frozen=True)
@@ -113,7 +127,7 @@ class Fetcher:
         try:
             response = await self.client.get(path, headers=headers, timeout=self.policy.timeout_seconds)
         except httpx.ConnectError as error:
-            return Fetched(path, "failed", reason="refused", detail=_short(error))
+            return Fetched(path, "failed", reason=connect_failure(error)[0], detail=_short(error))
         except httpx.TimeoutException as error:
             return Fetched(path, "failed", reason="timeout", detail=type(error).__name__)
         except httpx.TransportError as error:
@@ -164,7 +178,7 @@ def _short(error: Exception) -> str:
 def create_client(base_url: str, policy: FetchPolicy) -> httpx.AsyncClient:
     """An HTTP/1.1 keep-alive client for the data host, sized for the policy's concurrency (`api.sync.transport`:
     httpcore's pool cost more CPU per document than the rest of the sync). Where the environment names a proxy for
-    the host (`sirekap.proxies`), httpx's own transport, through that proxy."""
+    the host (`sirekap.reaching`), httpx's own transport, through that proxy."""
     proxy = environment_proxy(base_url)
     transport: httpx.AsyncBaseTransport = (
         LeanTransport(policy.concurrency)

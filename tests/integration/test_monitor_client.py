@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import shutil
 import socket
 import ssl
 import struct
-import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -313,21 +311,6 @@ async def test_a_proxy_set_in_the_environment_is_used(monkeypatch: pytest.Monkey
             (result,) = await app.state.monitor.probe_all()
     assert result.reason is Reason.UP
     assert proxy.requests[0].startswith(f"GET {url} HTTP/1.1\r\n".encode())
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    """A self-signed certificate for localhost: (certificate, key)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    yield cert, key
 
 
 async def test_https_is_verified_and_kept_alive(certificate: tuple[Path, Path]) -> None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import httpx
 import pytest
 import uvloop
 
 from api.sync.fetcher import Fetcher, FetchPolicy, create_client
+from api.sync.transport import LeanTransport
 
 Handler = Callable[[bytes, asyncio.StreamWriter], Awaitable[bool]]  # request head → keep the connection open?
 
@@ -171,6 +174,37 @@ async def test_a_proxy_set_in_the_environment_is_used(serve: Start, monkeypatch:
     assert proxy.requests[0].startswith(b"GET http://sirekap.invalid/pilkada/hhcw/pkwkk/53/5304.json HTTP/1.1\r\n")
 
     monkeypatch.setenv("NO_PROXY", "sirekap.invalid")  # listed: straight to the host, which does not exist
-    async with create_client("http://sirekap.invalid/pilkada", FetchPolicy(concurrency=2, retries=0)) as client:
-        direct = await Fetcher(client).get("/hhcw/pkwkk/53/5304.json")
-    assert direct.status == "failed" and len(proxy.requests) == 1
+    policy = FetchPolicy(concurrency=2, retries=0)
+    async with create_client("http://sirekap.invalid/pilkada", policy) as client:
+        direct = await Fetcher(client, policy).get("/hhcw/pkwkk/53/5304.json")
+    assert (direct.status, direct.reason) == ("failed", "unknown_host") and len(proxy.requests) == 1
+
+
+async def test_https_is_verified_and_kept_alive(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    serving_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving_tls.load_cert_chain(cert, key)
+
+    async def handler(head: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(answer("200 OK", path_of(head).encode()))
+        return True
+
+    server = Server(handler)
+    listening = await asyncio.start_server(server.serve, "127.0.0.1", 0, ssl=serving_tls)
+    url = f"https://localhost:{listening.sockets[0].getsockname()[1]}"
+    try:
+        trusting = LeanTransport(2, ssl_context=ssl.create_default_context(cafile=str(cert)))
+        async with httpx.AsyncClient(base_url=url, transport=trusting) as client:
+            fetcher = Fetcher(client)
+            got = [await fetcher.get(f"/{i}.json") for i in range(3)]
+        assert [(f.status, f.body) for f in got] == [("ok", f"/{i}.json".encode()) for i in range(3)]
+        assert server.connections == 1
+        # The default context trusts no self-signed certificate: the fetch fails, and nothing is read.
+        policy = FetchPolicy(concurrency=2, retries=0)
+        async with create_client(url, policy) as client:
+            refused = await Fetcher(client, policy).get("/0.json")
+        assert (refused.status, refused.reason, refused.body) == ("failed", "tls", b"")
+        assert "CERTIFICATE_VERIFY_FAILED" in (refused.detail or "") and len(server.requests) == 3
+    finally:
+        listening.close()
+        await listening.wait_closed()
