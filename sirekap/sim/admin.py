@@ -18,8 +18,9 @@ DELETE /_sim/faults              remove every fault, the scenario's scheduled ou
 DELETE /_sim/faults/{id}         remove one (the belu-2020 outage has id "belu-outage") → 204, or 404
 POST   /_sim/national/changes    body {"fraction": 0.01}: a new batch in which that fraction of TPS get new numbers;
                                  the clock jumps to the next 30-minute snapshot, which stamps the batch's `ts`.
-                                 → {"batch": 1, "changed": 8232, "ts": "2024-02-15 10:30:00", "at": …}; 404 if
-                                 the scenario is not national
+                                 → {"batch": 1, "changed": 8232, "files_above": 12345, "ts": "2024-02-15 10:30:00",
+                                 "at": …} (`files_above`: the region files the batch changed); 404 if the scenario
+                                 is not national
 
 The semantics of each fault kind are in `faults.py`.
 

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sirekap.codes import Level, level_of
+from sirekap.codes import LENGTHS, Level, level_of
 from sirekap.races import RaceTarget
 from sirekap.sim import shapes
 from sirekap.sim.clock import floor_to
@@ -60,9 +60,16 @@ class Batch:
         return {
             "batch": self.number,
             "changed": len(self.codes),
+            "files_above": self.files_above(),
             "ts": format_ts(self.at, zone),
             "at": str(self.at),
         }
+
+    def files_above(self) -> int:
+        """Region files whose numbers the batch changed: every level's file above a changed TPS, the national one
+        included. With the changed TPS themselves, the least an incremental pass can fetch to see the batch."""
+        lengths = [LENGTHS[level] for level in TINGKAT if level is not Level.TPS]
+        return 1 + len({code[:length] for code in self.codes for length in lengths})
 
 
 class National:

@@ -2,7 +2,7 @@
 
 import json
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -109,3 +109,19 @@ def test_tps_numbers_pass_the_auditors_checks(national: National) -> None:
         assert sum(tps.votes.values()) == page.suara_sah
         assert page.suara_sah + page.suara_tidak_sah == page.suara_total <= page.pengguna_total_j  # type: ignore[operator]
         assert page.pengguna_dpt_j <= page.pemilih_dpt_j <= 300  # type: ignore[operator]
+
+
+def test_a_batch_counts_the_region_files_whose_numbers_it_changed() -> None:
+    national = National(tps=2_000, seed=11, reporting=1.0)
+    regions = [code for parent in national.tree.children.values() for code in parent if len(code) < 13]
+    regions.append("")
+
+    def votes(at: datetime) -> dict[str, object]:
+        return {code: parse_region_file(fetch(national, region_path(code), at), source_zone=WIB).votes
+                for code in regions}  # fmt: skip
+
+    before = votes(START)
+    batch = national.publish_changes(0.01, START)
+    after = votes(batch.at)
+    assert batch.files_above() == sum(before[code] != after[code] for code in regions)
+    assert batch.to_json(WIB)["files_above"] == batch.files_above()
