@@ -9,7 +9,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Histogram
 
@@ -139,10 +139,17 @@ class Monitor:
             view.last_success_at = result.at
         if opened is not None:
             view.incidents_total += 1
-            log.warning("incident opened: %s %s since %s", result.target, opened.reason, opened.started_at)
+            log.warning("incident opened: %s %s since %s", result.target, opened.reason, self._shown(opened.started_at))
         if closed is not None:
             self.durations.labels(result.target).observe(closed.duration(result.at).total_seconds())
-            log.warning("incident closed: %s at %s", result.target, closed.ended_at)
+            log.warning("incident closed: %s at %s", result.target, self._shown(closed.ended_at))
+
+    def _shown(self, moment: datetime | None) -> str:
+        """`2020-12-09 14:02:24 WITA (06:02:24 UTC)`: the local time people read, and the UTC one logs line up on."""
+        if moment is None:
+            return "unknown"
+        local = moment.astimezone(self.settings.display_zone)
+        return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} ({moment.astimezone(UTC):%H:%M:%S} UTC)"
 
     async def refresh_availability(self, now: datetime) -> None:
         """Availability over each window, from the stored probes: a restart loses nothing but the time it was off."""

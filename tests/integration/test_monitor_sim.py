@@ -83,7 +83,7 @@ async def probe_at(app: Starlette, sim: RunningSim, clock: Wall, at: datetime) -
 
 
 async def test_the_1400_outage_is_one_incident_from_1400_wita_to_recovery(
-    sim: RunningSim, empty_database_url: str
+    sim: RunningSim, empty_database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     (outage,) = [f for f in sim.state()["faults"] if f["id"] == "belu-outage"]
     failed_at = datetime.fromisoformat(outage["start"]).astimezone(UTC)  # Sirekap fails "at 14:00" (14:02)
@@ -126,6 +126,13 @@ async def test_the_1400_outage_is_one_incident_from_1400_wita_to_recovery(
         assert sample(metrics, "pantau_monitor_incident_open") == 0.0
         assert sample(metrics, "pantau_monitor_incidents_total") == 1.0
         assert sample(metrics, "pantau_monitor_incident_duration_seconds_count") == 1.0
+    # The log says it as the status page does, in WITA, with UTC beside it.
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("incident ")]
+    opened = since.astimezone(WITA)
+    assert logged == [
+        f"incident opened: pkwkk-5304 down since 2020-12-09 {opened:%H:%M:%S} WITA ({since:%H:%M:%S} UTC)",
+        "incident closed: pkwkk-5304 at 2020-12-10 10:00:20 WITA (02:00:20 UTC)",
+    ]
 
 
 async def test_the_csv_export_round_trips_and_filters(sim: RunningSim, empty_database_url: str) -> None:
