@@ -172,6 +172,7 @@ async def prepare_database(admin_url: str, database: str = DATABASE) -> tuple[st
     from api.auth.tokens import Role, create_token
     from api.dataset.loader import load_dataset
     from api.storage.db import create_engine, sessionmaker
+    from bench.graphql_floor import analyze
 
     conn = await asyncpg.connect(admin_url)
     try:
@@ -187,13 +188,9 @@ async def prepare_database(admin_url: str, database: str = DATABASE) -> tuple[st
             _, secret = await create_token(
                 session, role=Role.OPERATOR, name="bench", region_code="5304", paslon=None, now=datetime.now(UTC)
             )
+        await analyze(engine)  # planner statistics, as a database in service has them
     finally:
         await engine.dispose()
-    analysing = await asyncpg.connect(url)  # planner statistics for what was loaded, as a database in service has
-    try:
-        await analysing.execute("ANALYZE")
-    finally:
-        await analysing.close()
     return url, secret
 
 
